@@ -7,7 +7,7 @@
  *
  * Layout: `0x01 | idLen | keyId | wrapIv(12) | wrappedKey(32) | wrapTag(16) | iv(12) | tag(16) | ciphertext`.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import type { SecretBox } from './secret-box.ts'
 
 const FORMAT = 0x01
@@ -109,6 +109,14 @@ export class KeyRing implements SecretBox {
     } catch (error) {
       throw new DecryptError('sealed value is corrupt or belongs to another context', { cause: error })
     }
+  }
+
+  /**
+   * A 32-byte key for another purpose (e.g. signing download links), derived from the active key with HKDF,
+   * so one secret is configured and each use gets its own key.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#keys.get(this.activeKeyId)!, Buffer.alloc(0), purpose, KEY))
   }
 
   openText(sealed: Uint8Array, context: string): string {
