@@ -2,7 +2,7 @@
  * `npm test`: runs `bun test` (extra arguments pass through) and closes with one `N passed, N failed` line,
  * the summary CI reads. The exit code is bun's.
  */
-const child = Bun.spawn([process.execPath, 'test', ...process.argv.slice(2)], {
+const child = Bun.spawn([process.execPath, 'test', '--timeout', '30000', ...process.argv.slice(2)], {
   stdout: 'inherit',
   stderr: 'pipe',
   stdin: 'ignore',
