@@ -1,0 +1,42 @@
+/**
+ * @module Every repository, built once from the pool and the secret box (one file per table beside this).
+ * Each method takes an optional query handle last, so a caller can write several tables in one
+ * `sql.begin(async (tx) => …)` by passing `tx`.
+ */
+import type { SecretBox } from '../../src/crypto/secret-box.ts'
+import type { Sql } from '../db.ts'
+import { AccountSessionRepository } from './account-sessions.ts'
+import { AccountRepository } from './accounts.ts'
+import { AnalyticsRepository } from './analytics.ts'
+import { AuditLogRepository } from './audit-log.ts'
+import { ChatRepository } from './chats.ts'
+import { ContactRepository } from './contacts.ts'
+import { DataRequestRepository } from './data-requests.ts'
+import { type DeliveryOptions, DeliveryRepository } from './deliveries.ts'
+import { LineRepository } from './lines.ts'
+import { MessageRepository } from './messages.ts'
+import { PortalRepository } from './portals.ts'
+import { RetentionDeadlineRepository } from './retention-deadlines.ts'
+
+export interface RepositoryOptions {
+  deliveries?: DeliveryOptions
+}
+
+export function createRepositories(sql: Sql, secrets: SecretBox, options: RepositoryOptions = {}) {
+  return {
+    portals: new PortalRepository(sql, secrets),
+    lines: new LineRepository(sql),
+    accounts: new AccountRepository(sql, secrets),
+    accountSessions: new AccountSessionRepository(sql, secrets),
+    contacts: new ContactRepository(sql, secrets),
+    chats: new ChatRepository(sql),
+    messages: new MessageRepository(sql),
+    deliveries: new DeliveryRepository(sql, secrets, options.deliveries),
+    auditLog: new AuditLogRepository(sql),
+    dataRequests: new DataRequestRepository(sql),
+    analytics: new AnalyticsRepository(sql),
+    retentionDeadlines: new RetentionDeadlineRepository(sql),
+  }
+}
+
+export type Repositories = ReturnType<typeof createRepositories>
