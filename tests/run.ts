@@ -20,4 +20,5 @@ const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, 'm').e
 const backends = process.env.OLCHAT_TEST_BACKENDS ?? 'real'
 console.log(`\n${backends}: ${count('pass')} passed, ${count('fail')} failed`)
 process.exit(code)
+
 export {}

@@ -61,7 +61,7 @@ export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 's
 export const envSchema = v.object({
   PORT: v.optional(integer(0, 65535), '8080'),
   HOST: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty')), '0.0.0.0'),
-  PUBLIC_URL: v.optional(url(['http:', 'https:'], 'http(s)://')),
+  OLCHAT_PUBLIC_URL: v.optional(url(['http:', 'https:'], 'http(s)://')),
   OLCHAT_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty')), './data'),
   DATABASE_URL: v.optional(url(['postgres:', 'postgresql:'], 'postgres://')),
   DATABASE_POOL_MAX: v.optional(integer(1, 100), '10'),
@@ -94,7 +94,7 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     description: 'HTTP port; 0 picks a free one (logged at start)',
   },
   HOST: { format: 'address', default: '0.0.0.0', description: 'Address the HTTP server binds to' },
-  PUBLIC_URL: {
+  OLCHAT_PUBLIC_URL: {
     format: 'http(s):// URL',
     default: 'http://localhost:PORT',
     description: 'Address Bitrix24 and browsers use to reach Olchat (handlers, signed file links)',

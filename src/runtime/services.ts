@@ -48,6 +48,16 @@ export function claimDataDir(config: Config): () => void {
   return config.database.kind === 'embedded' ? lockDataDir(config.dataDir) : () => {}
 }
 
+/** ioredis reports every failed reconnect; one line per 30 s is enough to see an outage in the log. */
+function everyThirtySeconds(log: Logger, message: string): (error: Error) => void {
+  let last = 0
+  return (error) => {
+    if (Date.now() - last < 30_000) return
+    last = Date.now()
+    log.warn({ err: error }, message)
+  }
+}
+
 export async function openServices(
   config: Config,
   log: Logger,
@@ -62,7 +72,12 @@ export async function openServices(
     const db = await openDatabase(config.database)
     opened.push(() => db.close())
     const cache: Cache =
-      config.cache.kind === 'redis' ? new RedisCache({ url: config.cache.url }) : new MemoryCache()
+      config.cache.kind === 'redis'
+        ? new RedisCache({
+            url: config.cache.url,
+            onError: everyThirtySeconds(log, 'Redis connection error'),
+          })
+        : new MemoryCache()
     opened.push(() => cache.close())
     const files: FileStore =
       config.files.kind === 's3'

@@ -53,7 +53,7 @@ describe('compose.yaml', () => {
     for (const name of Object.keys(env)) expect(Object.keys(envSchema.entries)).toContain(name)
     // Resolve the ${VAR:?…} / ${VAR:-default} placeholders the way compose would with a key provided.
     env.OLCHAT_ENCRYPTION_KEYS = `k1:${Buffer.alloc(32, 1).toString('base64')}`
-    env.PUBLIC_URL = 'http://localhost:8080'
+    env.OLCHAT_PUBLIC_URL = 'http://localhost:8080'
     const config = loadConfig(env)
     expect(config.database.kind).toBe('postgres')
     expect(config.cache.kind).toBe('redis')

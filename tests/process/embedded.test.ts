@@ -41,7 +41,7 @@ describe('embedded defaults: no configuration at all', () => {
     const db = await PGlite.create(join(dataDir, 'pg'))
     const rows = await db.query<{ version: number }>('select version from schema_migrations order by version')
     expect(rows.rows.map((r) => r.version)).toEqual(loadMigrations().map((m) => m.version))
-    await db.query(`create table restart_marker (note text); insert into restart_marker values ('kept')`)
+    await db.exec(`create table restart_marker (note text); insert into restart_marker values ('kept')`)
     await db.close()
     // …and a restarted Olchat finds the schema current and the data intact.
     const again = startOlchat({ OLCHAT_DATA_DIR: dataDir })
