@@ -24,6 +24,11 @@ export interface Config {
   /** Raw key ring text, or undefined for the generated embedded key. */
   encryptionKeys: string | undefined
   logLevel: v.InferOutput<typeof envSchema>['LOG_LEVEL']
+  bitrix: {
+    /** Marketplace app credentials; undefined when every portal is a local app with its own. */
+    app: { clientId: string; clientSecret: string } | undefined
+    allowHttpPortals: boolean
+  }
 }
 
 /** A configuration problem, already phrased as the one line the operator sees. */
@@ -54,6 +59,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.S3_BUCKET === undefined && (e.S3_ENDPOINT !== undefined || e.S3_ACCESS_KEY_ID !== undefined)) {
     throw new ConfigError('S3_BUCKET: required when other S3_* variables are set')
   }
+  if ((e.BITRIX_CLIENT_ID === undefined) !== (e.BITRIX_CLIENT_SECRET === undefined)) {
+    throw new ConfigError('BITRIX_CLIENT_SECRET: must be set together with BITRIX_CLIENT_ID')
+  }
   const dataDir = resolve(e.OLCHAT_DATA_DIR)
   return {
     port: e.PORT,
@@ -80,5 +88,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
     encryptionKeys: e.OLCHAT_ENCRYPTION_KEYS,
     logLevel: e.LOG_LEVEL,
+    bitrix: {
+      app:
+        e.BITRIX_CLIENT_ID && e.BITRIX_CLIENT_SECRET
+          ? { clientId: e.BITRIX_CLIENT_ID, clientSecret: e.BITRIX_CLIENT_SECRET }
+          : undefined,
+      allowHttpPortals: e.OLCHAT_ALLOW_HTTP_PORTALS,
+    },
   }
 }

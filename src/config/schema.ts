@@ -77,6 +77,9 @@ export const envSchema = v.object({
   FILE_URL_TTL_SECONDS: v.optional(integer(30, 7 * 24 * 3600), '900'),
   OLCHAT_ENCRYPTION_KEYS: v.optional(keyRing),
   LOG_LEVEL: v.optional(v.picklist(logLevels, `must be one of ${logLevels.join(', ')}`), 'info'),
+  BITRIX_CLIENT_ID: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]{1,128}$/, 'not a Bitrix24 client id'))),
+  BITRIX_CLIENT_SECRET: v.optional(v.pipe(v.string(), v.minLength(8, 'too short for a client secret'))),
+  OLCHAT_ALLOW_HTTP_PORTALS: v.optional(boolean, 'false'),
 })
 
 export type Env = v.InferOutput<typeof envSchema>
@@ -158,4 +161,21 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
       'new data; every key opens. Rotate by appending a key, then `npm run olchat -- reencrypt`',
   },
   LOG_LEVEL: { format: logLevels.join(' \\| '), default: 'info', description: 'Least severe level written' },
+  BITRIX_CLIENT_ID: {
+    format: 'string',
+    default: '—',
+    description:
+      'Client id of the Marketplace app (`app.xxxx`). A local app instead stores its own id per portal ' +
+      '(`npm run olchat -- portal-credentials`)',
+  },
+  BITRIX_CLIENT_SECRET: {
+    format: 'string',
+    default: '—',
+    description: 'Client secret of the Marketplace app (set together with `BITRIX_CLIENT_ID`)',
+  },
+  OLCHAT_ALLOW_HTTP_PORTALS: {
+    format: 'true / false',
+    default: 'false',
+    description: 'Accept `http://` portal and OAuth endpoints — only for emulators on loopback; never in production',
+  },
 }
