@@ -74,3 +74,21 @@ export class PortalInactiveError extends Error {
     super(`portal ${portalId} is ${status}`)
   }
 }
+
+/**
+ * The request got no usable answer: timeout, connection refused or lost, gateway 502/504. `maybeExecuted` says
+ * whether the portal may have run the call anyway (false only when it provably did not, e.g. connection refused);
+ * callers of non-idempotent methods use it to decide between a retry and their own dedup.
+ */
+export class BitrixTransportError extends BitrixError {
+  override name = 'BitrixTransportError'
+  constructor(
+    code: 'TIMEOUT' | 'NETWORK_ERROR' | 'CONNECTION_REFUSED' | 'BAD_GATEWAY',
+    description: string,
+    method: string,
+    readonly maybeExecuted: boolean,
+    status = 0,
+  ) {
+    super(code, description, status, method)
+  }
+}
