@@ -3,17 +3,22 @@
  *   migrate     apply pending migrations and exit
  *   reencrypt   re-seal every secret at rest with the newest key of OLCHAT_ENCRYPTION_KEYS
  *   keygen      print a new key-ring entry to append to OLCHAT_ENCRYPTION_KEYS
+ *   portal-credentials <memberId> <clientId> <clientSecret|->
+ *               store a local app's own credentials for one installed portal (the secret sealed; `-` reads
+ *               it from stdin, keeping it out of the process list and shell history)
  * Uses the same configuration (environment) as the server; in embedded mode the server must be stopped.
  */
 import { randomBytes } from 'node:crypto'
 import { migrate } from '../storage/migrate.ts'
+import { createRepositories } from '../storage/repos/index.ts'
+import { portalRef } from './bitrix/app/security.ts'
 import { ConfigError, loadConfig } from './config/load.ts'
 import { generateKey } from './crypto/key-ring.ts'
 import { reencryptAll } from './crypto/reencrypt.ts'
 import { createLogger } from './log/logger.ts'
 import { claimDataDir, openServices } from './runtime/services.ts'
 
-const commands = ['migrate', 'reencrypt', 'keygen'] as const
+const commands = ['migrate', 'reencrypt', 'keygen', 'portal-credentials'] as const
 type Command = (typeof commands)[number]
 
 const command = process.argv[2] as Command | undefined
@@ -26,6 +31,18 @@ if (command === 'keygen') {
   console.log(`k${Date.now().toString(36)}${randomBytes(2).toString('hex')}:${generateKey()}`)
   process.exit(0)
 }
+
+/** `portal-credentials` arguments, checked before anything is opened. */
+async function credentialArgs(): Promise<{ memberId: string; clientId: string; clientSecret: string }> {
+  const [memberId, clientId, secretArg] = process.argv.slice(3)
+  const secret = secretArg === '-' ? (await Bun.stdin.text()).trim() : secretArg
+  if (!memberId || !clientId || !secret || !/^[\x21-\x7e]{1,512}$/.test(`${memberId}${clientId}${secret}`)) {
+    console.error('usage: olchat portal-credentials <memberId> <clientId> <clientSecret|->')
+    process.exit(2)
+  }
+  return { memberId, clientId, clientSecret: secret }
+}
+const credentials = command === 'portal-credentials' ? await credentialArgs() : undefined
 
 let config: ReturnType<typeof loadConfig>
 try {
@@ -43,6 +60,27 @@ try {
   const migrated = await migrate(services.db.sql)
   if (command === 'migrate') {
     log.info({ applied: migrated.applied, version: migrated.version }, 'migrations done')
+  } else if (credentials) {
+    const repos = createRepositories(services.db.sql, services.keys)
+    const portal = await repos.portals.findByMemberId(credentials.memberId)
+    if (!portal) {
+      console.error(`olchat: no installed portal has member_id ${credentials.memberId}`)
+      process.exitCode = 1
+    } else {
+      await services.db.sql.begin(async (tx) => {
+        await repos.portals.setAppCredentials(portal.id, credentials, tx)
+        await repos.auditLog.append(
+          {
+            portalRef: portalRef(services.keys, portal.memberId),
+            actor: 'cli',
+            action: 'portal.credentials.set',
+            details: { clientId: credentials.clientId },
+          },
+          tx,
+        )
+      })
+      log.info({ portalId: portal.id, clientId: credentials.clientId }, 'local-app credentials stored')
+    }
   } else {
     const result = await reencryptAll(services.db.sql, services.keys)
     log.info({ activeKey: services.keys.activeKeyId, ...result }, 'secrets re-sealed with the newest key')

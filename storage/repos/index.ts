@@ -13,6 +13,7 @@ import { ChatRepository } from './chats.ts'
 import { ContactRepository } from './contacts.ts'
 import { DataRequestRepository } from './data-requests.ts'
 import { type DeliveryOptions, DeliveryRepository } from './deliveries.ts'
+import { InboundEventRepository } from './inbound-events.ts'
 import { LineRepository } from './lines.ts'
 import { MessageRepository } from './messages.ts'
 import { PortalRepository } from './portals.ts'
@@ -34,6 +35,7 @@ export function createRepositories(sql: Sql, secrets: SecretBox, options: Reposi
     deliveries: new DeliveryRepository(sql, secrets, options.deliveries),
     auditLog: new AuditLogRepository(sql),
     dataRequests: new DataRequestRepository(sql),
+    inboundEvents: new InboundEventRepository(sql, secrets),
     analytics: new AnalyticsRepository(sql),
     retentionDeadlines: new RetentionDeadlineRepository(sql),
   }
