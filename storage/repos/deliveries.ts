@@ -183,6 +183,42 @@ export class DeliveryRepository {
     return rows.map((row) => this.#open(row)).sort((a, b) => Number(a.id) - Number(b.id))
   }
 
+  /**
+   * Puts claimed rows back untouched: no attempt counted, body kept. For conditions that are not the rows'
+   * fault (the portal needs re-authorisation, the rate budget is spent, nothing was sent). `availableAt`
+   * delays them (and, by claim's rule, every later row of their chats); `error` is kept for admins.
+   * @returns how many rows were released.
+   */
+  async release(
+    ids: string[],
+    { availableAt, error }: { availableAt?: Date; error?: string } = {},
+    db: Queryable = this.sql,
+  ): Promise<number> {
+    if (ids.length === 0) return 0
+    const result = await db`
+      update deliveries set
+        status = 'pending', locked_until = null,
+        available_at = coalesce(${availableAt ?? null}::timestamptz, available_at),
+        last_error = coalesce(${error?.slice(0, MAX_ERROR_LENGTH) ?? null}, last_error)
+      where id = any(${db.array(ids)}::bigint[]) and status = 'in_flight'`
+    return result.count
+  }
+
+  /** Accounts that have due rows in `direction` (what a queue worker polls), oldest work first. */
+  async listDueAccounts(
+    direction: DeliveryDirection,
+    limit = 100,
+    db: Queryable = this.sql,
+  ): Promise<string[]> {
+    const rows = await db<{ accountId: string }[]>`
+      select account_id from deliveries
+      where status = 'pending' and direction = ${direction} and available_at <= now() and expires_at > now()
+      group by account_id
+      order by min(id)
+      limit ${limit}`
+    return rows.map((row) => row.accountId)
+  }
+
   /** Delivered: the body is dropped at once (R8), the row stays as a tombstone for its idempotency key. */
   async complete(id: string, db: Queryable = this.sql): Promise<boolean> {
     const result = await db`
