@@ -1,18 +1,20 @@
 /**
  * Composition root: config → logger → HTTP listener (answers /healthz at once, /readyz = 503 "starting") →
- * storage services → migrations → actor system → full application. SIGTERM/SIGINT drain and exit within 10 s.
+ * storage services → migrations → background work (actors, Bitrix24 inbox, portal sender) → full application. SIGTERM/SIGINT drain and exit within 10 s.
  */
 import { Hono } from 'hono'
-import { type Supervisor, startSupervisor, stopSupervisor } from '../actors/system.ts'
 import { DataDirInUseError } from '../storage/data-dir-lock.ts'
 import { LocalFileStore } from '../storage/files/local-file-store.ts'
 import { migrate } from '../storage/migrate.ts'
-import { MessageRepository } from '../storage/repos/messages.ts'
+import { createRepositories } from '../storage/repos/index.ts'
+import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
+import { callWithToken, createBitrixClient } from './bitrix/client/index.ts'
 import { type Config, ConfigError, loadConfig } from './config/load.ts'
 import { createApp } from './http/app.ts'
 import { createFileRoutes } from './http/files-route.ts'
 import { createLogger } from './log/logger.ts'
 import { createMetrics } from './metrics.ts'
+import { type Background, startBackground } from './runtime/background.ts'
 import { claimDataDir, openServices, type Services } from './runtime/services.ts'
 import { version } from './version.ts'
 
@@ -41,7 +43,7 @@ try {
 
 let draining = false
 let services: Services | undefined
-let supervisor: Supervisor | undefined
+let background: Background | undefined
 
 // Until storage is ready the listener answers health probes only, so orchestrators see a live, unready pod.
 const starting = new Hono()
@@ -71,7 +73,7 @@ async function shutdown(signal: string): Promise<void> {
   try {
     // Stops accepting and resolves once in-flight requests have been answered.
     await server.stop()
-    if (supervisor) await stopSupervisor(supervisor)
+    await background?.stop()
     await services?.close()
     releaseDataDir()
     log.info('stopped')
@@ -98,12 +100,37 @@ try {
     },
     migrated.applied.length > 0 ? 'migrations applied' : 'schema up to date',
   )
-  const messages = new MessageRepository(db.sql)
-  supervisor = startSupervisor({
-    partitions: {
-      ensurePartitions: () => messages.ensurePartitionsAround(new Date()),
-      onError: (error) => log.error({ err: error }, 'message partition maintenance failed'),
+  const repos = createRepositories(db.sql, services.keys)
+  const bitrix: BitrixAppDeps = {
+    sql: db.sql,
+    repos,
+    inbox: repos.inboundEvents,
+    api: createBitrixClient({
+      config,
+      portals: repos.portals,
+      cache,
+      logger: log.child({ component: 'bitrix-client' }),
+      registry: metrics.registry,
+    }),
+    callWithToken,
+    keys: services.keys,
+    cache,
+    files,
+    log: log.child({ component: 'bitrix' }),
+    config: {
+      publicUrl,
+      allowHttpPortals: config.bitrix.allowHttpPortals,
+      clientId: config.bitrix.app?.clientId,
     },
+    onEventStored: () => background?.wakeInbox(),
+  }
+  background = startBackground({
+    services,
+    repos,
+    bitrix,
+    log,
+    metrics,
+    fileUrlTtlSeconds: config.fileUrlTtlSeconds,
   })
   current = createApp({
     log,
@@ -114,7 +141,10 @@ try {
       { name: 'cache', run: () => cache.ping() },
       { name: 'files', run: () => files.check() },
     ],
-    routes: files instanceof LocalFileStore ? [createFileRoutes(files)] : [],
+    routes: [
+      createBitrixRoutes(bitrix),
+      ...(files instanceof LocalFileStore ? [createFileRoutes(files)] : []),
+    ],
   })
   log.info(
     { database: db.kind, cache: config.cache.kind, files: files.kind, dataDir: config.dataDir },
@@ -123,6 +153,7 @@ try {
 } catch (error) {
   log.fatal({ err: error }, 'start-up failed')
   await server.stop(true)
+  await background?.stop()
   await services?.close()
   releaseDataDir()
   process.exit(1)

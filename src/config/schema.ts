@@ -176,6 +176,7 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
   OLCHAT_ALLOW_HTTP_PORTALS: {
     format: 'true / false',
     default: 'false',
-    description: 'Accept `http://` portal and OAuth endpoints — only for emulators on loopback; never in production',
+    description:
+      'Accept `http://` portal and OAuth endpoints — only for emulators on loopback; never in production',
   },
 }
