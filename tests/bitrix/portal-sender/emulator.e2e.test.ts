@@ -154,3 +154,72 @@ test('1,000 messages, 20 chats, one line: no 503, ≤ 100 requests, per-chat ord
   expect(await repos.deliveries.countByStatus()).toEqual({ pending: 0, in_flight: 0, done: 1000, dead: 0 })
   for (const chat of await repos.chats.listByAccount(accountId)) expect(chat.portalChatId).toBeString()
 }, 120_000)
+
+test('access tokens expire in the middle of a 1,000-message burst: one refresh, nothing lost, nothing twice', async () => {
+  const inputs = []
+  const expected = new Map<string, string[]>()
+  for (let i = 0; i < 1000; i++) {
+    const chat = chats[i % 20]!
+    expected.set(chat.remoteChatId, [...(expected.get(chat.remoteChatId) ?? []), `expiry-${i}`])
+    inputs.push({
+      accountId,
+      chatId: chat.id,
+      direction: 'to_portal' as const,
+      kind: 'message' as const,
+      idempotencyKey: `expiry:${i}`,
+      payload: messagePayload(chat, { id: `expiry-${i}`, text: `message ${i}` }),
+    })
+  }
+  await repos.deliveries.enqueueMany(inputs)
+  // A fresh bucket on the portal and a fresh client (its mirror of the bucket lives in its own cache): the
+  // first test spent part of the burst, and waiting it out would only slow the suite down.
+  await emulator.setLimits({ resetBucket: true })
+  await emulator.resetStats()
+  const freshCache = new MemoryCache()
+  const freshClient = new BitrixClient({
+    portals: repos.portals,
+    cache: freshCache,
+    app: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET },
+    allowHttp: true,
+  })
+  const sender = new PortalSender({
+    sql: db.sql,
+    repos,
+    api: freshClient,
+    files: new LocalFileStore({
+      dir: join(tmpdir(), 'olchat-e2e-no-files'),
+      baseUrl: 'http://127.0.0.1:9',
+      signingKey: Buffer.alloc(32, 7),
+    }),
+    log: createLogger({ level: 'warn' }),
+    options: { maxRoundsPerTurn: 1000 },
+  })
+  const draining = sender.drainAccount(accountId)
+  const stats = () =>
+    emulator.stats() as { requests: number; status503: number; status401: number; oauthRefreshes: number }
+  while (stats().requests < 10) await Bun.sleep(2)
+  await emulator.expireAccessTokens({})
+  const result = await draining
+  await freshCache.close()
+  expect(result).toMatchObject({ status: 'idle', delivered: 1000, failed: 0 })
+
+  const after = stats()
+  console.log(
+    `token expiry mid-burst: ${after.requests} REST requests, ${after.status401} × 401, ` +
+      `${after.oauthRefreshes} refresh, ${after.status503} × 503`,
+  )
+  expect(after.oauthRefreshes).toBe(1)
+  expect(after.status401).toBeGreaterThanOrEqual(1)
+  expect(after.status503).toBe(0)
+  const state = emulator.state() as {
+    chats: { externalChatId: string; messages: { author: string; connectorMid: string[] | null }[] }[]
+  }
+  const received = new Map<string, string[]>()
+  for (const chat of state.chats) {
+    const ids = chat.messages
+      .filter((m) => m.author === 'client' && m.connectorMid?.[0]?.startsWith('expiry-'))
+      .map((m) => m.connectorMid![0]!)
+    received.set(chat.externalChatId, [...(received.get(chat.externalChatId) ?? []), ...ids])
+  }
+  expect(received).toEqual(expected)
+}, 120_000)
