@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { migrate } from '../storage/migrate.ts'
 import { createRepositories } from '../storage/repos/index.ts'
 import { portalRef } from './bitrix/app/security.ts'
-import { ConfigError, loadConfig } from './config/load.ts'
+import { loadConfigOrExit } from './config/load.ts'
 import { generateKey } from './crypto/key-ring.ts'
 import { reencryptAll } from './crypto/reencrypt.ts'
 import { createLogger } from './log/logger.ts'
@@ -44,14 +44,7 @@ async function credentialArgs(): Promise<{ memberId: string; clientId: string; c
 }
 const credentials = command === 'portal-credentials' ? await credentialArgs() : undefined
 
-let config: ReturnType<typeof loadConfig>
-try {
-  config = loadConfig()
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(`olchat: configuration error: ${error.message}`)
-  process.exit(2)
-}
+const config = loadConfigOrExit()
 
 const log = createLogger({ level: config.logLevel })
 const release = claimDataDir(config)

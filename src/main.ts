@@ -9,7 +9,7 @@ import { migrate } from '../storage/migrate.ts'
 import { createRepositories } from '../storage/repos/index.ts'
 import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
 import { callWithToken, createBitrixClient } from './bitrix/client/index.ts'
-import { type Config, ConfigError, loadConfig } from './config/load.ts'
+import { loadConfigOrExit } from './config/load.ts'
 import { createApp } from './http/app.ts'
 import { createFileRoutes } from './http/files-route.ts'
 import { createLogger } from './log/logger.ts'
@@ -20,14 +20,7 @@ import { version } from './version.ts'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
 
-let config: Config
-try {
-  config = loadConfig()
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(`olchat: configuration error: ${error.message}`)
-  process.exit(2)
-}
+const config = loadConfigOrExit()
 
 const log = createLogger({ level: config.logLevel, base: { version } })
 const metrics = createMetrics(version)

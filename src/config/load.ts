@@ -97,3 +97,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
   }
 }
+
+/**
+ * For process entry points (server, CLI): the configuration, or the one-line reason on stderr and exit code 2.
+ */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(`olchat: configuration error: ${error.message}`)
+    process.exit(2)
+  }
+}

@@ -50,6 +50,8 @@ export interface SetupResult {
   registered: string[]
   /** Events bound by this run (empty when every handler was already there). */
   bound: string[]
+  /** Handlers of our events at another address (an earlier public URL) that this run removed. */
+  unbound: Array<{ event: string; handler: string }>
 }
 
 export function enabledConnectors(deps: Pick<BitrixAppDeps, 'options'>): ConnectorDefinition[] {
@@ -106,35 +108,60 @@ export async function registerConnectors(deps: BitrixAppDeps, portalId: string):
 
 const ALREADY_BOUND = /already bind/i
 
-export async function bindEvents(deps: BitrixAppDeps, portalId: string): Promise<string[]> {
-  const handler = `${deps.config.publicUrl}/bitrix/events`
+interface BoundHandler {
+  event: string
+  handler: string
+}
+
+async function boundHandlers(deps: BitrixAppDeps, portalId: string): Promise<BoundHandler[]> {
   const answer = await deps.api.call<unknown>(portalId, 'event.get', {}, { idempotent: true })
-  const present = new Set(
-    (Array.isArray(answer) ? answer : [])
-      .filter((item): item is { event: string; handler: string } => {
-        const row = item as { event?: unknown; handler?: unknown } | null
-        return typeof row?.event === 'string' && typeof row.handler === 'string'
-      })
-      .filter((item) => item.handler === handler)
-      .map((item) => item.event.toUpperCase()),
-  )
+  return (Array.isArray(answer) ? answer : []).filter((item): item is BoundHandler => {
+    const row = item as { event?: unknown; handler?: unknown } | null
+    return typeof row?.event === 'string' && typeof row.handler === 'string'
+  })
+}
+
+/**
+ * Binds every event of BOUND_EVENTS to this installation's handler, and unbinds our events still pointing
+ * somewhere else — left over from an earlier OLCHAT_PUBLIC_URL (a domain move): `event.get` lists only this
+ * app's handlers (§6.1), so such a handler can only be ours, and keeping it would send events to a dead or
+ * foreign address.
+ */
+export async function bindEvents(
+  deps: BitrixAppDeps,
+  portalId: string,
+): Promise<{ bound: string[]; unbound: BoundHandler[] }> {
+  const handler = `${deps.config.publicUrl}/bitrix/events`
+  const ours = new Set(BOUND_EVENTS.map((event) => event.toUpperCase()))
+  const handlers = (await boundHandlers(deps, portalId)).filter((h) => ours.has(h.event.toUpperCase()))
+  const present = new Set(handlers.filter((h) => h.handler === handler).map((h) => h.event.toUpperCase()))
+  const stale = handlers.filter((h) => h.handler !== handler)
   const missing = BOUND_EVENTS.filter((event) => !present.has(event.toUpperCase()))
-  if (missing.length === 0) return []
-  const commands = Object.fromEntries(
-    missing.map((event, index) => [`bind${index}`, { method: 'event.bind', params: { event, handler } }]),
-  )
+  const commands = Object.fromEntries([
+    ...missing.map((event, index) => [`bind${index}`, { method: 'event.bind', params: { event, handler } }]),
+    ...stale.map((h, index) => [
+      `unbind${index}`,
+      { method: 'event.unbind', params: { event: h.event, handler: h.handler } },
+    ]),
+  ])
+  if (Object.keys(commands).length === 0) return { bound: [], unbound: [] }
   const { errors } = await deps.api.batch(portalId, commands, { idempotent: true })
   for (const [key, error] of Object.entries(errors)) {
     // Another install run bound it in the meantime (§6.1): that is the state we want.
     if (ALREADY_BOUND.test(error.description) || ALREADY_BOUND.test(error.error)) continue
+    if (key.startsWith('unbind')) {
+      // A stale handler that cannot be removed costs only wasted deliveries: log it, do not fail the install.
+      deps.log.warn({ portalId, error: error.error }, 'could not unbind a stale event handler')
+      continue
+    }
     const event = missing[Number(key.replace('bind', ''))] ?? key
     throw new BitrixError(error.error, `${event}: ${error.description}`, 200, 'event.bind')
   }
-  return [...missing]
+  return { bound: [...missing], unbound: stale }
 }
 
 export async function setUpPortal(deps: BitrixAppDeps, portalId: string): Promise<SetupResult> {
   const registeredIds = await registerConnectors(deps, portalId)
-  const bound = await bindEvents(deps, portalId)
-  return { registered: registeredIds, bound }
+  const { bound, unbound } = await bindEvents(deps, portalId)
+  return { registered: registeredIds, bound, unbound }
 }

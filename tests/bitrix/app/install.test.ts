@@ -83,6 +83,22 @@ describe('POST /bitrix/install', () => {
     expect((await h.repos.portals.getByMemberId(portal.memberId)).id).toBe(portal.id)
   })
 
+  test('a move to a new public address unbinds the handlers left at the old one', async () => {
+    const portal = await h.repos.portals.getByMemberId('a223c6b3710f85df22e9377d6c4f7553')
+    const bound = h.portal.bound.get(portal.id)!
+    // As if an earlier installation had been reachable at another address.
+    const old = 'https://old-olchat.example.com/bitrix/events'
+    bound.add(`ONIMCONNECTORMESSAGEADD|${old}`)
+    bound.add(`ONAPPUNINSTALL|${old}`)
+    const res = await post(h, `/bitrix/install${SAMPLE_QUERY}`, SAMPLE_BODY)
+    expect(res.status).toBe(200)
+    expect([...bound].filter((key) => key.endsWith(old))).toEqual([])
+    expect([...bound].sort()).toEqual(
+      BOUND_EVENTS.map((e) => `${e.toUpperCase()}|${PUBLIC_URL}/bitrix/events`).sort(),
+    )
+    expect(h.portal.made('event.unbind').map((c) => c.params.handler)).toEqual([old, old])
+  })
+
   test('"Handler already binded" from a concurrent install counts as bound', async () => {
     const installed = await install(h)
     // The portal has the handlers but event.get does not show them (a race with another install run).

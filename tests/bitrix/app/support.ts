@@ -69,6 +69,11 @@ export class FakePortal implements BitrixApi {
         this.bound.set(portalId, set)
         return true
       }
+      case 'event.unbind': {
+        const set = this.bound.get(portalId) ?? new Set()
+        const removed = set.delete(`${String(params.event).toUpperCase()}|${String(params.handler)}`)
+        return { count: removed ? 1 : 0 }
+      }
       case 'imconnector.activate':
       case 'imconnector.connector.data.set':
         return true
