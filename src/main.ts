@@ -9,6 +9,7 @@ import { migrate } from '../storage/migrate.ts'
 import { createRepositories } from '../storage/repos/index.ts'
 import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
 import { callWithToken, createBitrixClient } from './bitrix/client/index.ts'
+import { registerPortalStatusGauge } from './bitrix/portal-status-metric.ts'
 import { loadConfigOrExit } from './config/load.ts'
 import { createApp } from './http/app.ts'
 import { createFileRoutes } from './http/files-route.ts'
@@ -94,6 +95,7 @@ try {
     migrated.applied.length > 0 ? 'migrations applied' : 'schema up to date',
   )
   const repos = createRepositories(db.sql, services.keys)
+  registerPortalStatusGauge(metrics.registry, db.sql)
   const bitrix: BitrixAppDeps = {
     sql: db.sql,
     repos,
