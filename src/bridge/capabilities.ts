@@ -1,0 +1,54 @@
+/**
+ * @module Optional features of a client, each a small interface of its own (mautrix's
+ * `EditHandlingNetworkAPI` and friends). The base `MessengerClient` stays small; the core asks with a type
+ * guard whether a client has a feature and otherwise leaves it out. A connector states which ones it
+ * implements where it declares its class: `const _check: FileDownloading = new SandboxClient(...)`.
+ */
+import type { MessengerClient } from './client.ts'
+import type { RemoteChatId, RemoteFileRef, RemoteUserId } from './ids.ts'
+import type { FileStream } from './remote-event.ts'
+
+/** Opens a file of an earlier event again by its ref (after a restart the event's handle is gone). */
+export interface FileDownloading {
+  /** @throws PermanentSendError when the file is gone at the messenger; other errors are transient. */
+  openFile(ref: RemoteFileRef, signal?: AbortSignal): Promise<FileStream>
+}
+
+/** Shows "typing…" to the contact while an operator writes. */
+export interface TypingNotifying {
+  /** Best effort: failures are swallowed by the implementation, never thrown. */
+  setTyping(chatId: RemoteChatId, active: boolean): Promise<void>
+}
+
+/** The client emits `read` events when the contact reads the account's messages. */
+export interface ReadReceiptReporting {
+  readonly reportsReadReceipts: true
+}
+
+/** Streams a contact's avatar (cached as `avatar_key`, cleared on disconnect: R2). */
+export interface ContactAvatars {
+  /** @returns the current avatar, or null when the contact has none (or hides it). */
+  openAvatar(userId: RemoteUserId, signal?: AbortSignal): Promise<FileStream | null>
+}
+
+function has(client: MessengerClient, method: string): boolean {
+  return typeof (client as unknown as Record<string, unknown>)[method] === 'function'
+}
+
+export function canDownloadFiles(client: MessengerClient): client is MessengerClient & FileDownloading {
+  return has(client, 'openFile')
+}
+
+export function canNotifyTyping(client: MessengerClient): client is MessengerClient & TypingNotifying {
+  return has(client, 'setTyping')
+}
+
+export function reportsReadReceipts(
+  client: MessengerClient,
+): client is MessengerClient & ReadReceiptReporting {
+  return (client as Partial<ReadReceiptReporting>).reportsReadReceipts === true
+}
+
+export function hasContactAvatars(client: MessengerClient): client is MessengerClient & ContactAvatars {
+  return has(client, 'openAvatar')
+}
