@@ -5,6 +5,7 @@
  */
 import type { SecretBox } from '../../src/crypto/secret-box.ts'
 import type { Sql } from '../db.ts'
+import { AccountLeaseRepository } from './account-leases.ts'
 import { AccountSessionRepository } from './account-sessions.ts'
 import { AccountRepository } from './accounts.ts'
 import { AnalyticsRepository } from './analytics.ts'
@@ -29,6 +30,7 @@ export function createRepositories(sql: Sql, secrets: SecretBox, options: Reposi
     lines: new LineRepository(sql),
     accounts: new AccountRepository(sql, secrets),
     accountSessions: new AccountSessionRepository(sql, secrets),
+    accountLeases: new AccountLeaseRepository(sql),
     contacts: new ContactRepository(sql, secrets),
     chats: new ChatRepository(sql),
     messages: new MessageRepository(sql),
