@@ -29,6 +29,8 @@ async function ownedRows(sql: Sql, portalId: string): Promise<Record<string, num
         where a.portal_id = ${portalId})::int as messages,
       (select count(*) from deliveries d join accounts a on a.id = d.account_id
         where a.portal_id = ${portalId})::int as deliveries,
+      (select count(*) from account_leases l join accounts a on a.id = l.account_id
+        where a.portal_id = ${portalId})::int as account_leases,
       (select count(*) from analytics_daily where portal_id = ${portalId})::int as analytics_daily,
       (select count(*) from inbound_events where portal_id = ${portalId})::int as inbound_events`
   // Column names come back camelCased: name them as their tables.
