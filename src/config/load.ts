@@ -24,6 +24,10 @@ export interface Config {
   /** Raw key ring text, or undefined for the generated embedded key. */
   encryptionKeys: string | undefined
   logLevel: v.InferOutput<typeof envSchema>['LOG_LEVEL']
+  /** Sandbox messenger base URL; the sandbox connector is enabled only when set. */
+  sandboxUrl: string | undefined
+  /** Plain first support token from the environment (hashed before it is stored). */
+  adminToken: string | undefined
   bitrix: {
     /** Marketplace app credentials; undefined when every portal is a local app with its own. */
     app: { clientId: string; clientSecret: string } | undefined
@@ -88,6 +92,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
     encryptionKeys: e.OLCHAT_ENCRYPTION_KEYS,
     logLevel: e.LOG_LEVEL,
+    sandboxUrl: e.SANDBOX_URL?.replace(/\/+$/, ''),
+    adminToken: e.OLCHAT_ADMIN_TOKEN,
     bitrix: {
       app:
         e.BITRIX_CLIENT_ID && e.BITRIX_CLIENT_SECRET

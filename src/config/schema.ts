@@ -80,6 +80,8 @@ export const envSchema = v.object({
   BITRIX_CLIENT_ID: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]{1,128}$/, 'not a Bitrix24 client id'))),
   BITRIX_CLIENT_SECRET: v.optional(v.pipe(v.string(), v.minLength(8, 'too short for a client secret'))),
   OLCHAT_ALLOW_HTTP_PORTALS: v.optional(boolean, 'false'),
+  SANDBOX_URL: v.optional(url(['http:', 'https:'], 'http(s)://')),
+  OLCHAT_ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(24, 'must be at least 24 characters'))),
 })
 
 export type Env = v.InferOutput<typeof envSchema>
@@ -172,6 +174,19 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     format: 'string',
     default: '—',
     description: 'Client secret of the Marketplace app (set together with `BITRIX_CLIENT_ID`)',
+  },
+  SANDBOX_URL: {
+    format: 'http(s):// URL',
+    default: 'off',
+    description:
+      'Base URL of a sandbox messenger (`npm run emulator:sandbox`); enables the sandbox connector for demos and tests',
+  },
+  OLCHAT_ADMIN_TOKEN: {
+    format: '≥ 24 characters',
+    default: '—',
+    description:
+      'First support token for the admin API (`Authorization: Bearer …`); stored hashed at start. Generate with ' +
+      '`openssl rand -base64 32`',
   },
   OLCHAT_ALLOW_HTTP_PORTALS: {
     format: 'true / false',
