@@ -42,6 +42,8 @@ type AccountRow = Omit<Account, 'phone' | 'credentials'> & {
 }
 
 export interface AccountInput {
+  /** A uuid chosen by the caller (a login names its account before the row exists); default: a new one. */
+  id?: string
   portalId: string
   messenger: Messenger
   lineId?: string | null
@@ -78,10 +80,11 @@ export class AccountRepository {
   async create(input: AccountInput, db: Queryable = this.sql): Promise<Account> {
     const [row] = await db<AccountRow[]>`
       insert into accounts (
-        portal_id, messenger, line_id, remote_id, display_name, username, phone_enc, avatar_key,
+        id, portal_id, messenger, line_id, remote_id, display_name, username, phone_enc, avatar_key,
         credentials_enc, health
       ) values (
-        ${input.portalId}, ${input.messenger}, ${input.lineId ?? null}, ${input.remoteId ?? null},
+        coalesce(${input.id ?? null}::uuid, gen_random_uuid()), ${input.portalId}, ${input.messenger},
+        ${input.lineId ?? null}, ${input.remoteId ?? null},
         ${input.displayName ?? null}, ${input.username ?? null},
         ${sealOptional((v) => this.secrets.seal(v, PHONE), input.phone) ?? null}, ${input.avatarKey ?? null},
         ${sealOptional((v) => this.secrets.seal(v, CREDENTIALS), input.credentials) ?? null},

@@ -1,0 +1,246 @@
+/**
+ * @module Connecting an account is a login: `POST /accounts` opens the connector's login flow and answers
+ * its first step; `POST /logins/:loginId/steps` submits a `user-input` step (or waits after a
+ * `display-and-wait` one) and answers the next. On `complete` the account row and its sealed session are
+ * stored in one transaction and the runtime is asked to start it. Logins live in this process's memory
+ * (`login-registry.ts`). Every step is audited, never the values typed (P2).
+ */
+import { randomUUID } from 'node:crypto'
+import type { Context } from 'hono'
+import { Hono } from 'hono'
+import type { ConnectorName } from '../../bridge/connector.ts'
+import { UnknownLoginFlowError } from '../../bridge/errors.ts'
+import { toAccountId, toLoginFlowId } from '../../bridge/ids.ts'
+import type { CompleteStep, LoginStep } from '../../bridge/login.ts'
+import { checkScope, type Guard } from './access.ts'
+import { audit } from './audit.ts'
+import type { AdminDeps, AdminEnv } from './deps.ts'
+import { ApiError, notFound } from './errors.ts'
+import { stepFailure } from './login-errors.ts'
+import { LoginRegistry, MemorySessionStore, type PendingLogin, TooManyLoginsError } from './login-registry.ts'
+import { defineRoute } from './routes.ts'
+import { CreateAccountBody, LoginIdParams, LoginStepBody, LoginView, type LoginViewT } from './schemas.ts'
+import { validJson, validParam } from './validate.ts'
+import { accountView, stepView } from './views.ts'
+
+const tag = 'logins'
+const DEFAULT_TTL_MS = 10 * 60_000
+
+export const loginSpecs = {
+  create: defineRoute({
+    method: 'POST',
+    path: '/accounts',
+    permission: 'accounts:write',
+    summary: 'Connects a new account: starts a login flow of the messenger and answers its first step',
+    tag,
+    body: CreateAccountBody,
+    responses: {
+      201: { description: 'The login and its first step', schema: LoginView },
+      404: { description: 'No such portal' },
+      422: { description: 'The messenger is not available here, or the flow is unknown' },
+    },
+  }),
+  step: defineRoute({
+    method: 'POST',
+    path: '/logins/:loginId/steps',
+    permission: 'accounts:write',
+    summary:
+      'Submits the current step (`input` for a user-input step; nothing after display-and-wait, which ' +
+      'waits) and answers the next one; a complete step carries the stored account',
+    tag,
+    params: LoginIdParams,
+    body: LoginStepBody,
+    responses: {
+      200: { description: 'The next step', schema: LoginView },
+      404: { description: 'No such login here (expired, finished, or started by another process)' },
+      409: { description: 'Another step of this login is being handled' },
+      422: { description: 'A value was wrong: the same step may be submitted again (ru/en explanation)' },
+      429: { description: 'Flood wait: repeat after Retry-After seconds' },
+      503: { description: 'The messenger cannot be reached' },
+    },
+  }),
+  cancel: defineRoute({
+    method: 'DELETE',
+    path: '/logins/:loginId',
+    permission: 'accounts:write',
+    summary: 'Abandons a login in progress',
+    tag,
+    params: LoginIdParams,
+    responses: { 204: { description: 'Cancelled' }, 404: { description: 'No such login here' } },
+  }),
+}
+
+export function loginRoutes(deps: AdminDeps, guard: Guard): Hono<AdminEnv> {
+  const logins = new LoginRegistry(deps.options?.loginTtlMs ?? DEFAULT_TTL_MS)
+
+  const view = (login: PendingLogin, extra: Partial<LoginViewT> = {}): LoginViewT => ({
+    loginId: login.id,
+    portalId: login.portalId,
+    messenger: login.messenger,
+    flow: login.flow,
+    expiresAt: new Date(login.expiresAt).toISOString(),
+    step: stepView(login.step, login.accountId),
+    ...extra,
+  })
+
+  /** The flow ended: store the account and its session, then ask the runtime to run it. */
+  async function complete(c: Context<AdminEnv>, login: PendingLogin, step: CompleteStep) {
+    logins.forget(login.id)
+    const result = step.account
+    const account = await deps.sql.begin(async (tx) => {
+      const created = await deps.repos.accounts.create(
+        {
+          id: login.accountId,
+          portalId: login.portalId,
+          messenger: login.messenger,
+          remoteId: result.remoteId,
+          displayName: result.displayName ?? null,
+          username: result.username ?? null,
+          phone: result.phone ?? null,
+          credentials: result.credentials ?? null,
+          health: 'connecting',
+        },
+        tx,
+      )
+      for (const [key, value] of login.session.entries()) {
+        await deps.repos.accountSessions.set(created.id, key, value, tx)
+      }
+      const entry = { portalId: login.portalId, target: `account:${created.id}` }
+      const details = { messenger: login.messenger, flow: login.flow, loginId: login.id }
+      await audit(deps, c, { action: 'account.connected', ...entry, details }, tx)
+      return created
+    })
+    let started = true
+    try {
+      await deps.accountControl.start(account.id)
+    } catch (error) {
+      // The account is stored: the supervisor still picks it up at its next claim round.
+      started = false
+      deps.log.error({ err: error, accountId: account.id }, 'admin API: could not start a new account')
+    }
+    return view(login, { account: accountView(account), started })
+  }
+
+  async function advance(c: Context<AdminEnv>, login: PendingLogin, next: LoginStep) {
+    login.step = next
+    logins.touch(login)
+    if (next.type === 'complete') return complete(c, login, next)
+    return view(login)
+  }
+
+  return new Hono<AdminEnv>()
+    .post('/accounts', guard(loginSpecs.create), validJson(CreateAccountBody), async (c) => {
+      const body = c.req.valid('json')
+      await checkScope(deps, c, body.portalId)
+      const portal = await deps.repos.portals.get(body.portalId).catch(() => undefined)
+      if (!portal) throw notFound('portal')
+      const messenger = body.messenger as ConnectorName
+      const connector = deps.connectors.get(messenger)
+      if (!connector) {
+        throw new ApiError(422, 'messenger_unavailable', `This instance has no ${messenger} connector`)
+      }
+      const flows = connector.loginFlows().map((flow) => flow.id as string)
+      const flow = body.flow ?? flows[0]
+      if (flow === undefined || !flows.includes(flow)) {
+        throw new ApiError(422, 'unknown_flow', `Login flows of ${messenger}: ${flows.join(', ')}`, { flows })
+      }
+      const accountId = randomUUID()
+      const session = new MemorySessionStore()
+      const controller = new AbortController()
+      let process: PendingLogin['process']
+      try {
+        process = connector.createLogin(toLoginFlowId(flow), {
+          accountId: toAccountId(accountId),
+          session,
+          signal: controller.signal,
+        })
+      } catch (error) {
+        if (!(error instanceof UnknownLoginFlowError)) throw error
+        throw new ApiError(422, 'unknown_flow', `Login flows of ${messenger}: ${flows.join(', ')}`, { flows })
+      }
+      const first = await process.start()
+      let login: PendingLogin
+      try {
+        const id = logins.newId()
+        login = logins.add({
+          id,
+          portalId: portal.id,
+          messenger,
+          flow,
+          accountId,
+          process,
+          session,
+          controller,
+          step: first,
+        })
+      } catch (error) {
+        await process.cancel().catch(() => {})
+        if (!(error instanceof TooManyLoginsError)) throw error
+        throw new ApiError(429, 'too_many_logins', 'Too many logins in progress; finish or cancel some')
+      }
+      await audit(deps, c, {
+        action: 'login.started',
+        portalId: portal.id,
+        target: `login:${login.id}`,
+        details: { messenger, flow, accountId },
+      })
+      return c.json(await advance(c, login, first), 201)
+    })
+    .post(
+      '/logins/:loginId/steps',
+      guard(loginSpecs.step),
+      validParam(LoginIdParams),
+      validJson(LoginStepBody),
+      async (c) => {
+        const login = logins.get(c.req.valid('param').loginId)
+        if (!login) throw notFound('login')
+        await checkScope(deps, c, login.portalId)
+        if (login.busy) throw new ApiError(409, 'login_busy', 'Another step of this login is being handled')
+        const { input } = c.req.valid('json')
+        const current = login.step
+        if (current.type === 'user-input' && input === undefined) {
+          throw new ApiError(400, 'invalid_request', 'This step needs `input`', {
+            step: stepView(current, login.accountId),
+          })
+        }
+        const entry = { portalId: login.portalId, target: `login:${login.id}` }
+        login.busy = true
+        let next: LoginStep
+        try {
+          next =
+            current.type === 'user-input'
+              ? await login.process.submit(input ?? {})
+              : await login.process.wait()
+        } catch (error) {
+          const failure = stepFailure(error, stepView(current, login.accountId))
+          const outcome = failure?.outcome ?? 'error'
+          await audit(deps, c, {
+            action: 'login.step',
+            ...entry,
+            details: { stepId: current.stepId, outcome },
+          })
+          throw failure?.error ?? error
+        } finally {
+          login.busy = false
+        }
+        await audit(deps, c, {
+          action: 'login.step',
+          ...entry,
+          details: { stepId: current.stepId, outcome: 'ok', next: next.stepId },
+        })
+        return c.json(await advance(c, login, next))
+      },
+    )
+    .delete('/logins/:loginId', guard(loginSpecs.cancel), validParam(LoginIdParams), async (c) => {
+      const login = logins.get(c.req.valid('param').loginId)
+      if (!login) throw notFound('login')
+      await checkScope(deps, c, login.portalId)
+      await logins.cancel(login.id)
+      await audit(deps, c, {
+        action: 'login.cancelled',
+        portalId: login.portalId,
+        target: `login:${login.id}`,
+      })
+      return c.body(null, 204)
+    })
+}

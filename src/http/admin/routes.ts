@@ -1,0 +1,34 @@
+/**
+ * @module Route declarations: every admin route states its method, path, permission, schemas and answers in
+ * one `RouteSpec`. The guard enforces the permission, the OpenAPI document is written from the specs, and
+ * `createAdminRoutes` refuses to build when a mounted route has no spec (P1: no undeclared route).
+ */
+import type * as v from 'valibot'
+import type { RoutePermission } from './permissions.ts'
+
+export type Method = 'GET' | 'POST' | 'DELETE'
+
+export interface RouteSpec {
+  method: Method
+  /** hono syntax (`/accounts/:id/line`), below `/api/v1`. */
+  path: string
+  permission: RoutePermission
+  summary: string
+  tag: string
+  params?: v.GenericSchema
+  query?: v.GenericSchema
+  body?: v.GenericSchema
+  /** Status → description and body schema (the error format is added to every route). */
+  responses: Record<number, { description: string; schema?: v.GenericSchema }>
+}
+
+export const API_PREFIX = '/api/v1'
+
+export function defineRoute<const S extends RouteSpec>(spec: S): S {
+  return spec
+}
+
+/** `/accounts/:id` → `/accounts/{id}` (OpenAPI path templates). */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
+}
