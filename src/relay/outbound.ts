@@ -81,8 +81,6 @@ export interface DrainResult {
 
 type Outcome = 'done' | 'released' | 'failed' | 'dead'
 
-/** Past any `expires_at`: `fail` with it dead-letters at once. */
-const NEVER = new Date('9999-12-31T00:00:00Z')
 const unixSeconds = (date: Date) => Math.floor(date.getTime() / 1000)
 
 function describe(error: unknown): string {
@@ -229,7 +227,7 @@ export class OutboundRelay {
       return 'released'
     }
     if (dispositionOf(error) === 'permanent') {
-      await deliveries.fail(row.id, describe(error), NEVER)
+      await deliveries.deadLetter(row.id, describe(error))
       log?.warn({ accountId: this.accountId, deliveryId: row.id, reason: describe(error) }, 'dead letter')
       return 'dead'
     }

@@ -229,8 +229,9 @@ export class DeliveryRepository {
   }
 
   /**
-   * A failed attempt: retried at `retryAt`, or dead-lettered (body dropped) once `maxAttempts` is reached or
-   * the retry would fall past `expires_at`. @returns the new status.
+   * A failed attempt: retried at `retryAt`, or dead-lettered once `maxAttempts` is reached or the retry would
+   * fall past `expires_at`. A dead letter keeps its body until `expires_at` (R8: at most 7 days) so an admin can
+   * retry it; `expire()` drops it then. @returns the new status.
    */
   async fail(id: string, error: string, retryAt: Date, db: Queryable = this.sql): Promise<DeliveryStatus> {
     const [row] = await db<{ status: DeliveryStatus }[]>`
@@ -242,7 +243,6 @@ export class DeliveryRepository {
         attempts = d.attempts + 1,
         last_error = ${error.slice(0, MAX_ERROR_LENGTH)},
         status = case when next.dead then 'dead' else 'pending' end,
-        payload_enc = case when next.dead then null else d.payload_enc end,
         finished_at = case when next.dead then now() end,
         available_at = case when next.dead then d.available_at else ${retryAt} end,
         locked_until = null
@@ -262,7 +262,6 @@ export class DeliveryRepository {
       update deliveries d set
         attempts = d.attempts + 1,
         status = case when dead then 'dead' else 'pending' end,
-        payload_enc = case when dead then null else d.payload_enc end,
         finished_at = case when dead then now() end,
         last_error = coalesce(d.last_error, 'lock expired'),
         locked_until = null
@@ -275,14 +274,37 @@ export class DeliveryRepository {
     return result.count
   }
 
-  /** R8: pending rows past `expires_at` become dead letters and lose their body. @returns how many. */
+  /**
+   * R8: rows past `expires_at` — pending ones and dead letters still holding a body — end as bodyless dead
+   * letters; only metadata stays. @returns how many rows changed.
+   */
   async expire(db: Queryable = this.sql): Promise<number> {
     const result = await db`
       update deliveries set
-        status = 'dead', payload_enc = null, finished_at = now(),
+        status = 'dead', payload_enc = null, finished_at = coalesce(finished_at, now()),
         last_error = coalesce(last_error, 'expired')
-      where status = 'pending' and expires_at <= now()`
+      where expires_at <= now()
+        and (status = 'pending' or (status = 'dead' and payload_enc is not null))`
     return result.count
+  }
+
+  /**
+   * Dead-letters a row at once, whatever its attempts (a permanent failure). `dropBody` for a body that can never
+   * be delivered (it failed validation): keeping it would only keep personal data. @returns whether it changed.
+   */
+  async deadLetter(
+    id: string,
+    reason: string,
+    { dropBody = false }: { dropBody?: boolean } = {},
+    db: Queryable = this.sql,
+  ): Promise<boolean> {
+    const result = await db`
+      update deliveries set
+        status = 'dead', attempts = attempts + 1, last_error = ${reason.slice(0, MAX_ERROR_LENGTH)},
+        payload_enc = case when ${dropBody} then null else payload_enc end,
+        finished_at = now(), locked_until = null
+      where id = ${id} and status in ('pending', 'in_flight')`
+    return result.count > 0
   }
 
   /** Drops finished tombstones (done or dead) older than `cutoff`. @returns how many. */

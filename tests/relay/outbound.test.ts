@@ -179,9 +179,10 @@ describe('outbound relay: sending', () => {
       files: [{ name: null, mime: null, link: `${server.url}gone`, size: null }],
     })
     expect(await relay.drain()).toMatchObject({ dead: 1 })
+    // R8: a dead letter keeps its body until expires_at, so an admin can retry it; the sweep drops it then.
     expect(await world.repos.deliveries.get(delivery.id)).toMatchObject({
       status: 'dead',
-      payload: null,
+      payload: delivery.payload,
       lastError: 'permanent: operator-file-unavailable',
     })
   })
@@ -230,14 +231,14 @@ describe('outbound relay: failures', () => {
     expect(client.held).toHaveLength(0)
   })
 
-  test('permanent → dead letter with the reason, body dropped', async () => {
+  test('permanent → dead letter with the reason, body kept for a retry until expiry', async () => {
     const { account, chat, client, relay } = await setup()
     const delivery = await operatorDelivery(account, chat)
     client.faults.push(new PermanentSendError('user-blocked'))
     expect(await relay.drain()).toMatchObject({ dead: 1 })
     expect(await world.repos.deliveries.get(delivery.id)).toMatchObject({
       status: 'dead',
-      payload: null,
+      payload: delivery.payload,
       lastError: 'permanent: user-blocked',
     })
   })

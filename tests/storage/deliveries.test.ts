@@ -253,7 +253,7 @@ describe('DeliveryRepository: outcome', () => {
     expect(again).toMatchObject({ created: false, delivery: { id: delivery.id, status: 'done' } })
   })
 
-  test('R8: fail retries, then dead-letters after max attempts and drops the body', async () => {
+  test('R8: fail retries, then dead-letters after max attempts, keeping the body for a retry until expiry', async () => {
     await reset()
     const { delivery } = await repos.deliveries.enqueue(job(chatA))
     const soon = new Date(Date.now() - 1)
@@ -263,7 +263,7 @@ describe('DeliveryRepository: outcome', () => {
     expect(retried).toMatchObject({ attempts: 2, lastError: 'timeout', availableAt: soon })
     expect(await repos.deliveries.fail(delivery.id, 'x'.repeat(5000), soon)).toBe('dead')
     const dead = await repos.deliveries.get(delivery.id)
-    expect(dead).toMatchObject({ status: 'dead', attempts: 3, payload: null })
+    expect(dead).toMatchObject({ status: 'dead', attempts: 3, payload: delivery.payload })
     expect(dead.lastError).toHaveLength(2000)
     await expect(repos.deliveries.fail(delivery.id, 'again', soon)).rejects.toBeInstanceOf(
       DeliveryNotFoundError,
@@ -275,7 +275,24 @@ describe('DeliveryRepository: outcome', () => {
       job(chatA, { expiresAt: new Date(Date.now() + 60_000) }),
     )
     expect(await repos.deliveries.fail(delivery.id, 'later', new Date(Date.now() + 120_000))).toBe('dead')
-    expect((await repos.deliveries.get(delivery.id)).payload).toBeNull()
+    // Kept for an admin retry until expires_at, then dropped by the sweep (below).
+    expect((await repos.deliveries.get(delivery.id)).payload).not.toBeNull()
+  })
+
+  test('deadLetter: at once; dropBody for a body that can never be delivered', async () => {
+    await reset()
+    const [kept, dropped] = await repos.deliveries.enqueueMany([job(chatA), job(chatB)])
+    expect(await repos.deliveries.deadLetter(kept!.delivery.id, 'PEER_ID_INVALID')).toBe(true)
+    expect(
+      await repos.deliveries.deadLetter(dropped!.delivery.id, 'invalid payload', { dropBody: true }),
+    ).toBe(true)
+    expect(await repos.deliveries.get(kept!.delivery.id)).toMatchObject({
+      status: 'dead',
+      lastError: 'PEER_ID_INVALID',
+      payload: kept!.delivery.payload,
+    })
+    expect(await repos.deliveries.get(dropped!.delivery.id)).toMatchObject({ status: 'dead', payload: null })
+    expect(await repos.deliveries.deadLetter(kept!.delivery.id, 'again')).toBe(false)
   })
 
   test('requeueExpiredLocks releases rows of a vanished claimer and counts the attempt', async () => {
@@ -292,20 +309,29 @@ describe('DeliveryRepository: outcome', () => {
     await db.sql`update deliveries set attempts = 2 where id = ${a1!.delivery.id}`
     await Bun.sleep(20)
     expect(await repos.deliveries.requeueExpiredLocks()).toBe(2)
-    expect(await repos.deliveries.get(a1!.delivery.id)).toMatchObject({ status: 'dead', payload: null })
+    expect(await repos.deliveries.get(a1!.delivery.id)).toMatchObject({ status: 'dead', attempts: 3 })
     expect(await repos.deliveries.get(a2!.delivery.id)).toMatchObject({ status: 'pending', attempts: 1 })
   })
 
-  test('R8: expire dead-letters rows past their 7 days; purgeFinished drops old tombstones', async () => {
+  test('R8: expire ends rows past their 7 days (pending and dead letters) with only metadata kept', async () => {
     await reset()
     const old = await repos.deliveries.enqueue(job(chatA, { expiresAt: new Date(Date.now() - 1000) }))
     const live = await repos.deliveries.enqueue(job(chatB))
-    expect(await repos.deliveries.expire()).toBe(1)
+    const deadOld = await repos.deliveries.enqueue(job(chatB, { expiresAt: new Date(Date.now() + 60_000) }))
+    await repos.deliveries.deadLetter(deadOld.delivery.id, 'PEER_ID_INVALID')
+    await db.sql`update deliveries set expires_at = now() - interval '1 second' where id = ${deadOld.delivery.id}`
+    expect(await repos.deliveries.expire()).toBe(2)
     expect(await repos.deliveries.get(old.delivery.id)).toMatchObject({ status: 'dead', payload: null })
+    expect(await repos.deliveries.get(deadOld.delivery.id)).toMatchObject({
+      status: 'dead',
+      payload: null,
+      lastError: 'PEER_ID_INVALID',
+    })
     expect((await repos.deliveries.get(live.delivery.id)).status).toBe('pending')
-    expect(await repos.deliveries.countByStatus()).toEqual({ pending: 1, in_flight: 0, done: 0, dead: 1 })
+    expect(await repos.deliveries.expire()).toBe(0)
+    expect(await repos.deliveries.countByStatus()).toEqual({ pending: 1, in_flight: 0, done: 0, dead: 2 })
     expect(await repos.deliveries.purgeFinished(new Date(Date.now() - 60_000))).toBe(0)
-    expect(await repos.deliveries.purgeFinished(new Date(Date.now() + 60_000))).toBe(1)
+    expect(await repos.deliveries.purgeFinished(new Date(Date.now() + 60_000))).toBe(2)
     await expect(repos.deliveries.get(old.delivery.id)).rejects.toBeInstanceOf(DeliveryNotFoundError)
   })
 })

@@ -35,9 +35,6 @@ interface Entry {
 /** After a failed call: stop the round (releasing what is left, maybe delayed) or go on. */
 type Verdict = { stop: false } | { stop: true; releaseAt?: Date; error?: string }
 
-/** A retry time no row lives to: `fail` dead-letters at once when the retry falls past `expires_at`. */
-const NEVER = new Date('9999-12-31T00:00:00Z')
-
 export interface RoundContext {
   deps: PortalSenderDeps
   options: PortalSenderOptions
@@ -82,7 +79,7 @@ export class RoundSender {
         continue
       }
       // Never sent: a malformed item would make the portal refuse the whole call.
-      await this.#deps.repos.deliveries.fail(row.id, parsed.error, NEVER)
+      await this.#deps.repos.deliveries.deadLetter(row.id, parsed.error, { dropBody: true })
       this.#log.warn(
         { deliveryId: row.id, kind: row.kind, error: parsed.error },
         'portal sender: invalid payload',

@@ -71,7 +71,7 @@ describe('PortalSender: per-item failures', () => {
     expect(await get(b2!.id)).toMatchObject({ status: 'done' })
   })
 
-  test('an item that keeps failing is dead-lettered after maxAttempts and its body dropped', async () => {
+  test('an item that keeps failing is dead-lettered after maxAttempts, its body kept for a retry', async () => {
     const [a] = h.chats
     h.portal.failItem = () => ['IMCONNECTOR_NOT_ALL_THE_REQUIRED_DATA']
     const [only] = await enqueue(h, [row(h, a!, 'message', messagePayload(a!))])
@@ -80,7 +80,7 @@ describe('PortalSender: per-item failures', () => {
       await sender.drainAccount(h.accountId)
       await makeDue(h)
     }
-    expect(await get(only!.id)).toMatchObject({ status: 'dead', attempts: 5, payload: null })
+    expect(await get(only!.id)).toMatchObject({ status: 'dead', attempts: 5, payload: only!.payload })
     expect(h.portal.calls).toHaveLength(5)
     expect(h.logs.some((l) => l.msg === 'portal sender: dead-lettered')).toBe(true)
   })

@@ -32,9 +32,6 @@ async function deadLetter(
 
 beforeAll(async () => {
   h = await createHarness()
-  // Today a dead row loses its body at once (CHECK deliveries_body_dropped); R8 allows keeping it 7 days.
-  // Drop the check in this throwaway database to exercise the retry that such rows will get.
-  await h.db.sql`alter table deliveries drop constraint deliveries_body_dropped`
   accountA = (await h.repos.accounts.create({ portalId: h.portalA, messenger: 'sandbox' })).id
   accountB = (await h.repos.accounts.create({ portalId: h.portalB, messenger: 'sandbox' })).id
 })
