@@ -1,12 +1,15 @@
 /**
  * Composition root: config → logger → HTTP listener (answers /healthz at once, /readyz = 503 "starting") →
- * storage services → migrations → background work (actors, Bitrix24 inbox, portal sender) → full application. SIGTERM/SIGINT drain and exit within 10 s.
+ * storage services → migrations → background work (lease keeper, actors, Bitrix24 inbox, portal sender) → full
+ * application. SIGTERM/SIGINT: stop accepting, release the accounts (connections closed, leases freed), stop the
+ * workers, close the pools; exit within 10 s.
  */
 import { Hono } from 'hono'
 import { DataDirInUseError } from '../storage/data-dir-lock.ts'
 import { LocalFileStore } from '../storage/files/local-file-store.ts'
 import { migrate } from '../storage/migrate.ts'
 import { createRepositories } from '../storage/repos/index.ts'
+import { createConnectorRegistry } from './accounts/connectors.ts'
 import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
 import { callWithToken, createBitrixClient } from './bitrix/client/index.ts'
 import { registerPortalStatusGauge } from './bitrix/portal-status-metric.ts'
@@ -117,7 +120,9 @@ try {
       allowHttpPortals: config.bitrix.allowHttpPortals,
       clientId: config.bitrix.app?.clientId,
     },
+    options: { sandboxConnector: config.sandboxUrl !== undefined },
     onEventStored: () => background?.wakeInbox(),
+    onDeliveriesQueued: (accountId) => background?.accountWork(accountId),
   }
   background = startBackground({
     services,
@@ -126,6 +131,7 @@ try {
     log,
     metrics,
     fileUrlTtlSeconds: config.fileUrlTtlSeconds,
+    connectors: createConnectorRegistry(config),
   })
   current = createApp({
     log,

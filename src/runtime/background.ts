@@ -1,21 +1,41 @@
 /**
- * @module The long-running work of one process beside the HTTP server: the actor system (supervisor), the
- * Bitrix24 inbox worker and the portal sender. Started after migrations, stopped before the pools close, in
- * the order that lets in-flight work finish.
+ * @module The long-running work of one process beside the HTTP server: the lease keeper (which accounts run
+ * here), the actor system (supervisor, one account actor each, with its relay), the Bitrix24 inbox worker and
+ * the portal sender, and the wake-ups between processes (LISTEN/NOTIFY, in-process when embedded).
+ *
+ * Start: sender → supervisor → keeper; the keeper's `onAcquired` loads the account and sends `account.start`,
+ * `onLost` sends `account.release` and waits for the client's connection to close. Stop: the keeper first
+ * (every account released, its connection closed, then its lease freed at once), then the supervisor, the
+ * workers, the subscriptions; the caller closes the pools afterwards.
  */
+import { accountActorId } from '../../actors/supervisor-machine.ts'
 import { startSupervisor, stopSupervisor } from '../../actors/system.ts'
+import {
+  ACCOUNT_WORK_CHANNEL,
+  createNotifier,
+  LEASES_RELEASED_CHANNEL,
+  type Subscription,
+} from '../../storage/notify.ts'
+import { newInstanceId } from '../../storage/repos/account-leases.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
+import { AccountRuntime } from '../accounts/account-runtime.ts'
+import type { ConnectorRegistry } from '../accounts/connectors.ts'
+import { createAccountMetrics, HealthWriter } from '../accounts/health-writer.ts'
 import type { BitrixAppDeps } from '../bitrix/app/index.ts'
 import { startInboxWorker } from '../bitrix/app/index.ts'
 import { createPortalSenderMetrics } from '../bitrix/portal-sender/metrics.ts'
 import { PortalSender } from '../bitrix/portal-sender/portal-sender.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics.ts'
+import { LeaseKeeper, type LeaseKeeperOptions, type LostReason } from './lease-keeper.ts'
 import type { Services } from './services.ts'
 
 export interface Background {
+  readonly instanceId: string
   /** Wakes the inbox worker after an event was stored by this process. */
   wakeInbox(): void
+  /** Work for an account was committed: wake its owner, wherever it runs. */
+  accountWork(accountId: string): void
   stop(): Promise<void>
 }
 
@@ -26,6 +46,8 @@ export function startBackground({
   log,
   metrics,
   fileUrlTtlSeconds,
+  connectors,
+  leases,
 }: {
   services: Services
   repos: Repositories
@@ -33,13 +55,17 @@ export function startBackground({
   log: Logger
   metrics: Metrics
   fileUrlTtlSeconds: number
+  connectors: ConnectorRegistry
+  leases?: LeaseKeeperOptions
 }): Background {
-  const supervisor = startSupervisor({
-    partitions: {
-      ensurePartitions: () => repos.messages.ensurePartitionsAround(new Date()),
-      onError: (error) => log.error({ err: error }, 'message partition maintenance failed'),
-    },
-  })
+  const instanceId = newInstanceId()
+  const notifier = createNotifier(services.db)
+  const accountLog = log.child({ component: 'accounts' })
+  const publish = (channel: string, payload?: string) =>
+    void notifier.publish(channel, payload).catch((error: unknown) => {
+      log.warn({ err: error, channel }, 'wake-up not sent (the poll catches up)')
+    })
+
   const inbox = startInboxWorker(bitrix)
   const sender = new PortalSender({
     sql: services.db.sql,
@@ -51,12 +77,119 @@ export function startBackground({
     options: { fileUrlTtlSeconds },
   })
   sender.start()
+
+  // The keeper is built below; the runtime's callbacks only run after that.
+  let keeper: LeaseKeeper | undefined
+  const runtime = new AccountRuntime({
+    sql: services.db.sql,
+    repos,
+    files: services.files,
+    cache: services.cache,
+    connectors,
+    health: new HealthWriter(repos.accounts, createAccountMetrics(metrics.registry)),
+    log: accountLog,
+    notifySender: (accountId) => sender.notify(accountId),
+    sendToActor: (accountId, event) =>
+      supervisor.getSnapshot().children[accountActorId(accountId)]?.send(event),
+    onDisconnected: (accountId) => {
+      keeper
+        ?.release([accountId])
+        .then(() => publish(LEASES_RELEASED_CHANNEL))
+        .catch((error: unknown) => accountLog.warn({ err: error, accountId }, 'lease release failed'))
+    },
+  })
+  const supervisor = startSupervisor({
+    partitions: {
+      ensurePartitions: () => repos.messages.ensurePartitionsAround(new Date()),
+      onError: (error) => log.error({ err: error }, 'message partition maintenance failed'),
+    },
+    accounts: {
+      createInput: (start) => runtime.createInput(start),
+      onCrash: (accountId, error, restartInMs) => {
+        runtime.crashed(accountId)
+        accountLog.error({ err: error, accountId, restartInMs }, 'account actor crashed')
+      },
+    },
+  })
+
+  async function acquired(accountId: string, fencingToken: string): Promise<void> {
+    let start: Awaited<ReturnType<AccountRuntime['prepare']>>
+    try {
+      start = await runtime.prepare(accountId)
+    } catch (error) {
+      // Let it go: the next round (here or elsewhere) tries again.
+      accountLog.warn({ err: error, accountId }, 'account could not be loaded')
+      runtime.detach(accountId)
+      await keeper?.release([accountId]).catch(() => {})
+      return
+    }
+    if (!start) {
+      accountLog.info({ accountId }, 'no connector for this account here: lease held, account not started')
+      return
+    }
+    // Lost while loading: a newer holder (or none) decides.
+    if (keeper?.fencingToken(accountId) !== fencingToken) {
+      runtime.detach(accountId)
+      return
+    }
+    supervisor.send({ type: 'account.start', ...start })
+    accountLog.info({ accountId }, 'account started')
+  }
+
+  async function lost(accountId: string, reason: LostReason): Promise<void> {
+    // Synchronously first, so an acquisition that follows at once is not undone by this release.
+    // Taken by another instance: drop at once. Otherwise the relay may finish what it holds (bounded, well
+    // inside the keeper's safety margin).
+    const { client, stopped } = runtime.detach(accountId, { settleMs: reason === 'taken' ? 0 : 2_000 })
+    supervisor.send({ type: 'account.release', accountId: accountId as never })
+    await stopped
+    // Stopping the actor closes the connection; wait until it is closed before the lease can go.
+    await client?.disconnect()
+    accountLog.info({ accountId, reason }, 'account released')
+  }
+
+  keeper = new LeaseKeeper({
+    repo: repos.accountLeases,
+    instanceId,
+    options: leases,
+    onAcquired: (accountId, fencingToken) => void acquired(accountId, fencingToken),
+    onLost: (accountId, reason) => lost(accountId, reason),
+    onError: (error) => accountLog.warn({ err: error }, 'lease keeper'),
+  })
+  const leaseKeeper = keeper
+
+  const subscriptions: Array<Promise<Subscription | undefined>> = [
+    [ACCOUNT_WORK_CHANNEL, (accountId: string) => runtime.wake(accountId)] as const,
+    [LEASES_RELEASED_CHANNEL, () => leaseKeeper.wake()] as const,
+  ].map(([channel, fn]) =>
+    notifier
+      .subscribe(channel, fn, {
+        onError: (error) => log.warn({ err: error, channel }, 'wake-up handler failed'),
+      })
+      .catch((error: unknown) => {
+        log.warn({ err: error, channel }, 'not listening for wake-ups (polls only)')
+        return undefined
+      }),
+  )
+  leaseKeeper.start()
+  log.info({ instanceId, connectors: [...connectors.keys()] }, 'accounts: lease keeper started')
+
   return {
+    instanceId,
     wakeInbox: () => inbox.wake(),
+    accountWork: (accountId) => {
+      runtime.wake(accountId)
+      publish(ACCOUNT_WORK_CHANNEL, accountId)
+    },
     async stop() {
-      // Workers first (each finishes the call in flight), then the actors.
-      await Promise.all([inbox.stop(), sender.stop()])
+      // Accounts first: connections closed, then leases freed so another instance takes them at once.
+      await leaseKeeper.stop()
+      await notifier.publish(LEASES_RELEASED_CHANNEL).catch(() => {})
       await stopSupervisor(supervisor)
+      await runtime.stopAll()
+      // Workers next (each finishes the call in flight), then the wake-up listeners.
+      await Promise.all([inbox.stop(), sender.stop()])
+      for (const subscription of await Promise.all(subscriptions)) await subscription?.unsubscribe()
     },
   }
 }

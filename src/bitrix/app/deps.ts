@@ -60,4 +60,9 @@ export interface BitrixAppDeps {
   options?: BitrixAppOptions
   /** Called after an event was stored (wakes the inbox worker in this process). */
   onEventStored?: () => void
+  /**
+   * Called after `to_messenger` deliveries of an account were committed: the process running the account
+   * (maybe another one) is woken to send them.
+   */
+  onDeliveriesQueued?: (accountId: string) => void
 }

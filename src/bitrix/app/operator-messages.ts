@@ -136,5 +136,6 @@ export async function enqueueOperatorMessages(
     })
   }
   await deps.repos.deliveries.enqueueMany([...byMessage.values()])
+  if (byMessage.size > 0) deps.onDeliveriesQueued?.(account.id)
   return null
 }
