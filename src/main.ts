@@ -14,6 +14,7 @@ import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
 import { callWithToken, createBitrixClient } from './bitrix/client/index.ts'
 import { registerPortalStatusGauge } from './bitrix/portal-status-metric.ts'
 import { loadConfigOrExit } from './config/load.ts'
+import { createAdminRoutes, ensureAdminToken } from './http/admin/index.ts'
 import { createApp } from './http/app.ts'
 import { createFileRoutes } from './http/files-route.ts'
 import { createLogger } from './log/logger.ts'
@@ -124,6 +125,7 @@ try {
     onEventStored: () => background?.wakeInbox(),
     onDeliveriesQueued: (accountId) => background?.accountWork(accountId),
   }
+  const connectors = createConnectorRegistry(config)
   background = startBackground({
     services,
     repos,
@@ -131,7 +133,19 @@ try {
     log,
     metrics,
     fileUrlTtlSeconds: config.fileUrlTtlSeconds,
-    connectors: createConnectorRegistry(config),
+    connectors,
+  })
+  await ensureAdminToken(db.sql, config.adminToken)
+  const running = background
+  const admin = createAdminRoutes({
+    sql: db.sql,
+    repos,
+    keys: services.keys,
+    connectors,
+    accountControl: running.accountControl,
+    // Operator → customer work wakes its owner at once; the portal sender polls every 2 s anyway.
+    onDeadLetterRetried: ({ accountId }) => running.accountWork(accountId),
+    log: log.child({ component: 'admin-api' }),
   })
   current = createApp({
     log,
@@ -144,6 +158,7 @@ try {
     ],
     routes: [
       createBitrixRoutes(bitrix),
+      admin,
       ...(files instanceof LocalFileStore ? [createFileRoutes(files)] : []),
     ],
   })

@@ -14,6 +14,8 @@ import type { Database } from './db.ts'
 export const ACCOUNT_WORK_CHANNEL = 'olchat_account_work'
 /** A lease was released; free instances can try to acquire at once. */
 export const LEASES_RELEASED_CHANNEL = 'olchat_leases_released'
+/** An admin asked to disconnect an account for good; payload: the account id. Its owner acts on it. */
+export const ACCOUNT_DISCONNECT_CHANNEL = 'olchat_account_disconnect'
 
 export interface Subscription {
   unsubscribe(): Promise<void>

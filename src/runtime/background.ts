@@ -11,6 +11,7 @@
 import { accountActorId } from '../../actors/supervisor-machine.ts'
 import { startSupervisor, stopSupervisor } from '../../actors/system.ts'
 import {
+  ACCOUNT_DISCONNECT_CHANNEL,
   ACCOUNT_WORK_CHANNEL,
   createNotifier,
   LEASES_RELEASED_CHANNEL,
@@ -18,6 +19,7 @@ import {
 } from '../../storage/notify.ts'
 import { newInstanceId } from '../../storage/repos/account-leases.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
+import { createAccountControl } from '../accounts/account-control.ts'
 import { AccountRuntime } from '../accounts/account-runtime.ts'
 import type { ConnectorRegistry } from '../accounts/connectors.ts'
 import { createAccountMetrics, HealthWriter } from '../accounts/health-writer.ts'
@@ -25,6 +27,7 @@ import type { BitrixAppDeps } from '../bitrix/app/index.ts'
 import { startInboxWorker } from '../bitrix/app/index.ts'
 import { createPortalSenderMetrics } from '../bitrix/portal-sender/metrics.ts'
 import { PortalSender } from '../bitrix/portal-sender/portal-sender.ts'
+import type { AccountControl } from '../http/admin/deps.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { LeaseKeeper, type LeaseKeeperOptions, type LostReason } from './lease-keeper.ts'
@@ -32,6 +35,8 @@ import type { Services } from './services.ts'
 
 export interface Background {
   readonly instanceId: string
+  /** Starts and disconnects accounts wherever they run (the admin API's port). */
+  readonly accountControl: AccountControl
   /** Wakes the inbox worker after an event was stored by this process. */
   wakeInbox(): void
   /** Work for an account was committed: wake its owner, wherever it runs. */
@@ -158,9 +163,25 @@ export function startBackground({
   })
   const leaseKeeper = keeper
 
+  /** The owner of an account (if it is this process) disconnects it for good: logout, cleanup, release. */
+  const disconnectIfOwned = (accountId: string) => {
+    if (!leaseKeeper.heldAccounts().includes(accountId)) return
+    supervisor.send({ type: 'account.stop', accountId: accountId as never })
+  }
+  const accountControl = createAccountControl({
+    repos,
+    runtime,
+    log: accountLog,
+    startHere: () => leaseKeeper.wake(),
+    announceStart: () => publish(LEASES_RELEASED_CHANNEL),
+    disconnectHere: disconnectIfOwned,
+    announceDisconnect: (accountId) => publish(ACCOUNT_DISCONNECT_CHANNEL, accountId),
+  })
+
   const subscriptions: Array<Promise<Subscription | undefined>> = [
     [ACCOUNT_WORK_CHANNEL, (accountId: string) => runtime.wake(accountId)] as const,
     [LEASES_RELEASED_CHANNEL, () => leaseKeeper.wake()] as const,
+    [ACCOUNT_DISCONNECT_CHANNEL, (accountId: string) => disconnectIfOwned(accountId)] as const,
   ].map(([channel, fn]) =>
     notifier
       .subscribe(channel, fn, {
@@ -176,6 +197,7 @@ export function startBackground({
 
   return {
     instanceId,
+    accountControl,
     wakeInbox: () => inbox.wake(),
     accountWork: (accountId) => {
       runtime.wake(accountId)
