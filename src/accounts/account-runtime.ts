@@ -158,8 +158,8 @@ export class AccountRuntime {
     this.deps.health.forget(accountId)
     if (!live) return { stopped: Promise.resolve() }
     const relay = live.relay
-    // The client has already stored its update position for events the relay holds in memory: give them
-    // a moment to be committed before the rest is dropped.
+    // Events the relay holds in memory are not acked, so the next owner gets them again; a moment to
+    // commit them first spares it the repeats.
     const settled = relay && settleMs > 0 ? within(relay.idle(), settleMs) : Promise.resolve()
     return { client: live.client, stopped: settled.then(() => this.#stopRelay(live)) }
   }

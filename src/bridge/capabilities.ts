@@ -31,6 +31,16 @@ export interface ContactAvatars {
   openAvatar(userId: RemoteUserId, signal?: AbortSignal): Promise<FileStream | null>
 }
 
+/**
+ * The client keeps a resumable update position at the messenger (the sandbox's `seq`, Telegram's pts). By
+ * default it moves the position as it hands events on; after `holdPositionUntilAck()` it moves it past an
+ * event only once that event and every one before it were acked (`event.ack()`), so events held in the
+ * core's memory at a crash come again after the restart.
+ */
+export interface PositionHolding {
+  holdPositionUntilAck(): void
+}
+
 function has(client: MessengerClient, method: string): boolean {
   return typeof (client as unknown as Record<string, unknown>)[method] === 'function'
 }
@@ -51,4 +61,8 @@ export function reportsReadReceipts(
 
 export function hasContactAvatars(client: MessengerClient): client is MessengerClient & ContactAvatars {
   return has(client, 'openAvatar')
+}
+
+export function holdsPosition(client: MessengerClient): client is MessengerClient & PositionHolding {
+  return has(client, 'holdPositionUntilAck')
 }

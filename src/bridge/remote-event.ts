@@ -42,7 +42,15 @@ export interface RemoteSender {
   fromMe: boolean
 }
 
-interface ChatEventBase {
+/**
+ * Set by a client that holds its update position for the core (`PositionHolding`): the core calls it once
+ * the event is durably handled (or deliberately dropped). Idempotent. Absent on other clients.
+ */
+interface Acknowledgeable {
+  ack?: () => void
+}
+
+interface ChatEventBase extends Acknowledgeable {
   accountId: AccountId
   chat: ChatKey
   /** When it happened at the messenger (not when we received it). */
@@ -97,7 +105,7 @@ export interface RemoteContact {
   avatarRef?: RemoteFileRef
 }
 
-export interface RemoteContactEvent {
+export interface RemoteContactEvent extends Acknowledgeable {
   type: 'contact'
   accountId: AccountId
   contact: RemoteContact
@@ -117,7 +125,7 @@ export type ConnectionState =
   /** The messenger asked to wait `floodWaitSeconds` before trying again. */
   | 'flood-wait'
 
-export interface ConnectionStateEvent {
+export interface ConnectionStateEvent extends Acknowledgeable {
   type: 'connection'
   accountId: AccountId
   state: ConnectionState

@@ -4,11 +4,16 @@
  * a failure is logged and the same event retried with backoff — it never reaches the actor. Outbound: the
  * account's queue is drained on every `wake()` (LISTEN/NOTIFY, in-process notify) and on a poll interval,
  * since a wake-up is never the only copy of the work.
+ *
+ * A client that can hold its update position (`PositionHolding`) is told to: each event is acked once its
+ * outcome is committed (queued, duplicate, skipped) or it was given up, never while it only sits in memory,
+ * so a crash or `stop()` loses nothing — the messenger sends the unacked events again.
  */
 
 import type { Sql } from '../../storage/db.ts'
 import type { FileStore } from '../../storage/files/file-store.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
+import { holdsPosition } from '../bridge/capabilities.ts'
 import type { MessengerClient } from '../bridge/client.ts'
 import type { RemoteEvent } from '../bridge/remote-event.ts'
 import type { Logger } from '../log/logger.ts'
@@ -93,6 +98,7 @@ export class RelayService {
       hooks: deps.hooks,
       options: deps.outbound,
     })
+    if (holdsPosition(deps.client)) deps.client.holdPositionUntilAck()
   }
 
   get accountId(): string {
@@ -111,7 +117,11 @@ export class RelayService {
 
   /** Queues a remote event for the inbound relay (the actor's `onRemoteEvent` hook calls this). */
   push(event: RemoteEvent): void {
-    if (this.#stopped || event.type === 'connection' || event.type === 'typing') return
+    if (this.#stopped || event.type === 'connection') return
+    if (event.type === 'typing') {
+      event.ack?.()
+      return
+    }
     this.#queue.push(event)
     this.#pumping ??= this.#pump().finally(() => {
       this.#pumping = undefined
@@ -156,6 +166,8 @@ export class RelayService {
         await handleRemoteEvent(this.#inbound, this.#deps.account, event)
         this.#queue.shift()
         attempts = 0
+        // Committed: the client may move its update position past it.
+        event.ack?.()
       } catch (error) {
         attempts++
         const context = { accountId: this.accountId, type: event.type, attempts, err: error }
@@ -163,6 +175,8 @@ export class RelayService {
           this.#deps.log?.error(context, 'remote event given up')
           this.#queue.shift()
           attempts = 0
+          // Deliberately dropped (logged): holding the position for it would stall every later event.
+          event.ack?.()
           continue
         }
         this.#deps.log?.warn(context, 'remote event failed, retrying')

@@ -194,3 +194,73 @@ describe('sandbox connector with a real account actor and session store', () => 
     expect(harness.sandbox.stats().perAccount[account.phone]?.authKeyDuplicated ?? 0).toBe(0)
   })
 })
+
+describe('sandbox connector holding its update position until acked', () => {
+  let db: TestDatabase
+  let repos: Repositories
+  let harness: Awaited<ReturnType<typeof sandboxHarness>>
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    repos = repositories(db.sql)
+    harness = await sandboxHarness()
+  })
+  afterAll(async () => {
+    await harness?.close()
+    await db?.drop()
+  })
+
+  test('events handed on but not acked come again after a restart; the position moves in order', async () => {
+    const row = await seedAccount(repos)
+    const accountId = toAccountId(row.id)
+    const session = repoSessionStore(repos, row.id)
+    const account = await harness.newAccount()
+    const login = harness.connector.createLogin(harness.connector.loginFlows()[0]!.id, {
+      accountId,
+      session,
+      signal: new AbortController().signal,
+    })
+    const done = await driveLogin(login, await login.start(), account)
+    const customer = await account.newCustomer()
+    const load = () =>
+      harness.connector.loadAccount({
+        id: accountId,
+        remoteId: done.account.remoteId,
+        credentials: null,
+        session,
+      })
+    const storedSeq = async () => Number(await repos.accountSessions.getText(row.id, 'sandbox.seq')) || 0
+
+    const first = load() as ReturnType<typeof load> & { holdPositionUntilAck(): void }
+    first.holdPositionUntilAck()
+    const log = new EventLog(first)
+    await first.connect()
+    const sent: Awaited<ReturnType<typeof customer.send>>[] = []
+    for (const text of ['one', 'two', 'three']) sent.push(await customer.send({ text }))
+    await log.waitFor((e) => e.type === 'message' && e.messageId === sent[2]!.messageId)
+    const [one, two, three] = log.messages()
+    expect([one?.text, two?.text, three?.text]).toEqual(['one', 'two', 'three'])
+    const before = await storedSeq()
+    // Acked out of order: the position waits for `two`.
+    three!.ack?.()
+    one!.ack?.()
+    one!.ack?.()
+    await Bun.sleep(100)
+    const afterOne = await storedSeq()
+    expect(afterOne).toBeGreaterThan(before)
+    expect(afterOne).toBeLessThan(harness.sandbox.state({ account: account.phone }).accounts[0]!.seq)
+    // `two` and `three` were held in memory when the process died.
+    await first.disconnect()
+    log.unsubscribe()
+    expect(await storedSeq()).toBe(afterOne)
+
+    const second = load()
+    const again = new EventLog(second)
+    await second.connect()
+    await again.waitFor((e) => e.type === 'message' && e.messageId === sent[2]!.messageId)
+    expect(again.messages().map((m) => m.text)).toEqual(['two', 'three'])
+    await second.disconnect()
+    again.unsubscribe()
+    // Without holding, the position follows what was handed on.
+    expect(await storedSeq()).toBe(harness.sandbox.state({ account: account.phone }).accounts[0]!.seq)
+  })
+})

@@ -122,4 +122,46 @@ describe('RelayService', () => {
       .sql`select 1 from deliveries where idempotency_key = ${`in:${account.id}:c2:2`}`
     expect(keys).toHaveLength(0)
   })
+
+  test('a holding client is told so; events are acked only once committed, never on stop()', async () => {
+    const account = await world.newAccount()
+    const client = new TestMessengerClient(account.id) as TestMessengerClient & {
+      holdPositionUntilAck(): void
+    }
+    let holding = false
+    client.holdPositionUntilAck = () => {
+      holding = true
+    }
+    const relay = service(account, client)
+    expect(holding).toBe(true)
+    relay.start()
+    const acked: string[] = []
+    const tracked = (id: string, extra = {}) => {
+      const event = messageEvent(account.id, 'c3', id, extra)
+      event.ack = () => void acked.push(id)
+      return event
+    }
+    const first = tracked('1')
+    client.emit(first)
+    client.emit(tracked('1'))
+    await relay.idle()
+    expect(acked).toEqual(['1', '1'])
+    const [stored] = await world.db.sql`
+      select count(*)::int as n from deliveries where idempotency_key = ${`in:${account.id}:c3:1`}`
+    expect(stored!.n).toBe(1)
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const slow = remoteFile('slow', { name: 's.txt', gate })
+    client.emit(tracked('2', { files: [slow] }))
+    client.emit(tracked('3'))
+    while (slow.opens === 0) await Bun.sleep(1)
+    expect(acked).toEqual(['1', '1'])
+    const stopped = relay.stop()
+    release()
+    await stopped
+    // `2` was in flight and is committed; `3` only sat in memory: not acked, so the messenger resends it.
+    expect(acked).toEqual(['1', '1', '2'])
+  })
 })

@@ -6,6 +6,7 @@
 import type {
   ContactAvatars,
   FileDownloading,
+  PositionHolding,
   ReadReceiptReporting,
   TypingNotifying,
 } from '../../bridge/capabilities.ts'
@@ -39,7 +40,7 @@ export interface SandboxClientOptions extends Partial<LiveOptions> {
 }
 
 export class SandboxClient
-  implements MessengerClient, FileDownloading, TypingNotifying, ReadReceiptReporting
+  implements MessengerClient, FileDownloading, TypingNotifying, ReadReceiptReporting, PositionHolding
 {
   readonly accountId: AccountId
   readonly reportsReadReceipts = true
@@ -69,6 +70,10 @@ export class SandboxClient
 
   disconnect(): Promise<void> {
     return this.live.disconnect()
+  }
+
+  holdPositionUntilAck(): void {
+    this.live.holdPositionUntilAck()
   }
 
   async logoutRemote(): Promise<void> {
@@ -235,5 +240,9 @@ function messageNumber(id: RemoteMessageId): number {
 
 /** Compile-time: the optional capabilities this client offers, and the one it does not (no avatars). */
 const _capabilities = (client: SandboxClient) =>
-  client satisfies MessengerClient & FileDownloading & TypingNotifying & ReadReceiptReporting
+  client satisfies MessengerClient &
+    FileDownloading &
+    TypingNotifying &
+    ReadReceiptReporting &
+    PositionHolding
 type _NoAvatars = SandboxClient extends ContactAvatars ? never : true

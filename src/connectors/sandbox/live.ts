@@ -1,9 +1,11 @@
 /**
  * @module The live updates connection of one sandbox session: a WebSocket to `/v1/updates/ws?after=<seq>`,
- * where `seq` is the last update handed to the core (kept in the session store). The sandbox replays what
- * was missed, says `ready`, then pushes. Frames are handled strictly one after another; the stored `seq`
- * only ever moves past updates already handed to the listeners, so a restart resumes without gaps (a repeat
- * after a crash is removed by the relay's dedup). Connection trouble is reported, never thrown.
+ * where `seq` is the stored update position (kept in the session store). The sandbox replays what was
+ * missed, says `ready`, then pushes. Frames are handled strictly one after another. By default the stored
+ * `seq` moves past updates as they are handed to the listeners; once `holdPositionUntilAck()` was called it
+ * moves only past updates whose events were all acked, in order (an update with no event counts as acked),
+ * so what the core held in memory at a crash comes again after the restart (the relay's dedup removes the
+ * repeats). Connection trouble is reported, never thrown.
  */
 import { NeedsLoginError, TransientNetworkError } from '../../bridge/errors.ts'
 import type { AccountId } from '../../bridge/ids.ts'
@@ -47,7 +49,14 @@ export class LiveConnection {
   private epoch = 0
   /** Frames and close reports, handled in arrival order. */
   private chain: Promise<void> = Promise.resolve()
+  /** The newest update handed on (never handed twice by one connection epoch). */
   private handedSeq = 0
+  /** Whether the position waits for acks (`holdPositionUntilAck`). */
+  private holding = false
+  /** With `holding`: handed-on updates in order, with how many of their events are not acked yet. */
+  private pending: { seq: number; open: number }[] = []
+  /** With `holding`: the newest update whose events, and all before, were acked. */
+  private ackedSeq = 0
   private storedSeq = 0
   private storing: Promise<void> | undefined
 
@@ -64,6 +73,13 @@ export class LiveConnection {
     return this.opening
   }
 
+  /** From now on the stored position moves only past acked events (see the module comment). */
+  holdPositionUntilAck(): void {
+    if (this.holding) return
+    this.holding = true
+    this.ackedSeq = this.handedSeq
+  }
+
   async disconnect(): Promise<void> {
     this.epoch++
     this.online = false
@@ -71,7 +87,17 @@ export class LiveConnection {
     await this.socketClosed
     await this.opening
     await this.chain
+    if (this.holding) {
+      // Events not acked by now were dropped by their consumer: the next connection asks for them again.
+      this.pending = []
+      this.handedSeq = this.ackedSeq
+    }
     await this.flushSeq()
+  }
+
+  /** The position to store: acked updates when holding, handed-on ones otherwise. */
+  private get position(): number {
+    return this.holding ? this.ackedSeq : this.handedSeq
   }
 
   private async open(epoch: number): Promise<void> {
@@ -82,6 +108,7 @@ export class LiveConnection {
       const stored = Number(decodeText(await this.deps.session.get(SESSION_KEYS.seq)) ?? 0) || 0
       // The store may lag behind what this process already handed on (writes are coalesced).
       this.handedSeq = Math.max(this.handedSeq, stored)
+      this.ackedSeq = Math.max(this.ackedSeq, stored)
       this.storedSeq = Math.max(this.storedSeq, stored)
     } catch (error) {
       this.report(epoch, 'transient-disconnect', error)
@@ -168,21 +195,48 @@ export class LiveConnection {
     const seq = frame.seq!
     // Never hand an update on twice within one process, nor after `disconnect` resolved.
     if (seq <= this.handedSeq || epoch !== this.epoch) return
-    for (const event of toRemoteEvents(this.deps.accountId, frame, this.deps.openFile)) this.deps.emit(event)
+    const events = toRemoteEvents(this.deps.accountId, frame, this.deps.openFile)
     this.handedSeq = seq
+    if (this.holding) {
+      const entry = { seq, open: events.length }
+      this.pending.push(entry)
+      for (const event of events) {
+        let acked = false
+        event.ack = () => {
+          if (acked) return
+          acked = true
+          entry.open--
+          this.advance()
+        }
+      }
+      for (const event of events) this.deps.emit(event)
+      this.advance()
+      return
+    }
+    for (const event of events) this.deps.emit(event)
     this.storeSeq()
   }
 
+  /** Moves the acked position over the leading updates whose events are all acked. */
+  private advance(): void {
+    let moved = false
+    while (this.pending.length > 0 && this.pending[0]!.open <= 0) {
+      this.ackedSeq = Math.max(this.ackedSeq, this.pending.shift()!.seq)
+      moved = true
+    }
+    if (moved) this.storeSeq()
+  }
+
   /**
-   * Writes the last handed-on seq. Writes are coalesced (one in flight, then the newest), so a slow store
+   * Writes the position. Writes are coalesced (one in flight, then the newest), so a slow store
    * costs fewer writes instead of delaying events, and the stored value only moves forward.
    */
   private storeSeq(): void {
     if (this.storing) return
     this.storing = (async () => {
       try {
-        while (this.storedSeq < this.handedSeq) {
-          const seq = this.handedSeq
+        while (this.storedSeq < this.position) {
+          const seq = this.position
           await this.deps.session.set(SESSION_KEYS.seq, String(seq))
           this.storedSeq = seq
         }
@@ -209,6 +263,10 @@ export class LiveConnection {
         { token },
       )
       this.handedSeq = Math.max(this.handedSeq, seq)
+      if (this.holding) {
+        this.pending = []
+        this.ackedSeq = Math.max(this.ackedSeq, seq)
+      }
       await this.flushSeq()
     } catch {
       // The next connect meets the same close and tries again.
