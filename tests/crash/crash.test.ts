@@ -16,8 +16,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { testBackendSet } from '../support/backends.ts'
 import { type PrivatePostgres, postgresBinDir, startPrivatePostgres } from '../support/private-postgres.ts'
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.ts'
+import { until } from '../support/until.ts'
 import { type BurstOutcome, judge, runBurst } from './burst.ts'
-import { CrashWorld, until } from './world.ts'
+import { CrashWorld } from './world.ts'
 
 const total = Number(process.env.CRASH_MESSAGES ?? 200)
 const chats = Number(process.env.CRASH_CHATS ?? 10)
@@ -70,7 +71,7 @@ function killOnce(world: CrashWorld): () => Promise<void> {
     await until(
       'the account taken over after the kill',
       async () => ((await fencingToken(world)) > before ? true : undefined),
-      60_000,
+      { timeoutMs: 60_000, everyMs: 200, ignoreErrors: true },
     )
   }
 }
@@ -111,8 +112,7 @@ async function drainAndJudge(name: string, world: CrashWorld, outcome: BurstOutc
       last = await verdict(world, outcome)
       return last.toPortal.missing === 0 && last.toMessenger.missing === 0 ? true : undefined
     },
-    drainTimeoutMs,
-    1000,
+    { timeoutMs: drainTimeoutMs, everyMs: 1000, ignoreErrors: true },
   ).catch(() => {})
   const drainMs = Math.round(performance.now() - started)
   // A moment more: a late duplicate would show now.

@@ -17,6 +17,7 @@ import { LEASES_RELEASED_CHANNEL } from '../../storage/notify.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
 import { freePort } from '../support/free-port.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
+import { until } from '../support/until.ts'
 
 const root = resolve(import.meta.dir, '../..')
 const clientId = 'app.olchat.crash'
@@ -59,21 +60,6 @@ async function spawnEmulator(args: string[]) {
   const { value } = await reader.read()
   reader.releaseLock()
   return { child, info: JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) }
-}
-
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  everyMs = 200,
-): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(everyMs)
-  }
 }
 
 export class CrashWorld {
@@ -157,8 +143,7 @@ export class CrashWorld {
         const res = await fetch(`${this.olchatUrl}/readyz`)
         return res.status === 200 ? true : undefined
       },
-      30_000,
-      100,
+      { timeoutMs: 30_000, everyMs: 100, ignoreErrors: true },
     )
   }
 
@@ -205,8 +190,10 @@ export class CrashWorld {
     })
     await this.repos.accounts.setHealth(row.id, 'connecting')
     await this.sql.notify(LEASES_RELEASED_CHANNEL, '')
-    await until('the account online', async () =>
-      (await this.repos.accounts.get(row.id)).health === 'online' ? true : undefined,
+    await until(
+      'the account online',
+      async () => ((await this.repos.accounts.get(row.id)).health === 'online' ? true : undefined),
+      { timeoutMs: 30_000, everyMs: 200, ignoreErrors: true },
     )
   }
 

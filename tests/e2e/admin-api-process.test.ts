@@ -11,6 +11,7 @@ import { type SandboxMessenger, startSandbox } from '../emulators/sandbox/index.
 import { testBackendSet, testRedisUrl } from '../support/backends.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts'
+import { until } from '../support/until.ts'
 
 const real = testBackendSet() === 'real'
 const keyRing = `k1:${generateKey()}`
@@ -33,16 +34,6 @@ async function api(method: string, path: string, body?: unknown, token: string |
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(100)
-  }
 }
 
 beforeAll(async () => {

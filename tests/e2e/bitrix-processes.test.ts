@@ -5,14 +5,15 @@
  * own counters and state (`/_emulator/*`) and from the database.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import { generateKey, KeyRing } from '../../src/crypto/key-ring.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
 import { testBackendSet, testRedisUrl } from '../support/backends.ts'
+import { freePort } from '../support/free-port.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts'
+import { until } from '../support/until.ts'
 
 const root = resolve(import.meta.dir, '../..')
 const real = testBackendSet() === 'real'
@@ -32,17 +33,6 @@ let emulator: Subprocess<'ignore', 'pipe', 'inherit'>
 let urls: EmulatorUrls
 let olchat: OlchatProcess
 let olchatUrl: string
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => done(port))
-    })
-  })
-}
 
 async function control<T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${urls.control.replace(/\/$/, '')}/${path}`, {
@@ -68,16 +58,6 @@ interface PortalState {
 const portalState = async () => {
   const state = await control<{ portals: PortalState[] } & Partial<PortalState>>('state')
   return (state.portals?.[0] ?? state) as PortalState
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(100)
-  }
 }
 
 beforeAll(async () => {

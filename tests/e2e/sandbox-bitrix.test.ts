@@ -6,7 +6,6 @@
  * statuses. Verdicts come from the emulators' own state and counters, and from a scan of every table.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import { accountSessionStore } from '../../src/accounts/session-store.ts'
@@ -17,8 +16,10 @@ import { generateKey, KeyRing } from '../../src/crypto/key-ring.ts'
 import { LEASES_RELEASED_CHANNEL } from '../../storage/notify.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
 import { testBackendSet, testRedisUrl } from '../support/backends.ts'
+import { freePort } from '../support/free-port.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts'
+import { until } from '../support/until.ts'
 
 const root = resolve(import.meta.dir, '../..')
 const real = testBackendSet() === 'real'
@@ -49,17 +50,6 @@ let accountId: string
 let customerId: number
 let sandboxAccountId: number
 const figures: Record<string, unknown> = {}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => done(port))
-    })
-  })
-}
 
 /** Spawns an emulator and reads the JSON line it prints first. */
 async function spawnEmulator(args: string[]) {
@@ -124,16 +114,6 @@ async function sandboxMessages(): Promise<SandboxMessage[]> {
     accounts: Array<{ chats: Array<{ chatId: number; messages: SandboxMessage[] }> }>
   }>(`state?account=${sandboxAccountId}`)
   return state.accounts[0]?.chats.find((c) => c.chatId === customerId)?.messages ?? []
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(100)
-  }
 }
 
 /** How long `probe` took to come true, in ms (a figure). */

@@ -60,21 +60,6 @@ export async function call<T>(base: string, path: string, body?: unknown): Promi
   return (await res.json()) as T
 }
 
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const started = performance.now()
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(everyMs)
-  }
-}
-
 export interface SandboxStats {
   liveConnections: number
   authKeyDuplicated: number

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { testBackendSet } from '../support/backends.ts'
-import { type Cluster, type ClusterAccount, type Node, startCluster, until } from './cluster.ts'
+import { until } from '../support/until.ts'
+import { type Cluster, type ClusterAccount, type Node, startCluster } from './cluster.ts'
 import { splitAccounts } from './split.ts'
 
 const real = testBackendSet() === 'real'
@@ -45,7 +46,7 @@ async function allOnlineOn(
         accounts.every((a) => owners.get(a.id) === owner && health.get(a.id) === 'online')
       return done ? owners : undefined
     },
-    timeoutMs,
+    { timeoutMs },
   )
   return { ms: Math.round(performance.now() - started), owners }
 }
@@ -75,7 +76,7 @@ async function scenario(signal: 'SIGKILL' | 'SIGSTOP') {
       const online = accounts.every((a) => health.get(a.id) === 'online')
       return online && stats.liveConnections === accounts.length ? stats : undefined
     },
-    60_000,
+    { timeoutMs: 60_000 },
   )
   expect(before.authKeyDuplicated).toBe(0)
   const owners = await c.owners()

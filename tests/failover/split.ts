@@ -4,8 +4,8 @@
  * moment of one keeper round, then resumed. Both hold leases, which is what the failover tests need.
  */
 import { LEASES_RELEASED_CHANNEL } from '../../storage/notify.ts'
+import { until } from '../support/until.ts'
 import type { Cluster, ClusterAccount, Node } from './cluster.ts'
-import { until } from './cluster.ts'
 
 export async function splitAccounts(
   c: Cluster,
@@ -33,8 +33,7 @@ export async function splitAccounts(
           }
           return undefined
         },
-        25_000,
-        25,
+        { timeoutMs: 25_000, everyMs: 25 },
       ).catch(async (error: unknown) => {
         const activity = await c.db.sql<{ state: string; waiting: string | null; query: string }[]>`
           select state, wait_event_type as waiting, left(query, 120) as query from pg_stat_activity
