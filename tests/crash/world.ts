@@ -5,7 +5,6 @@
  * then `chats` customers. Olchat can be SIGKILLed and restarted on the same port (the portal keeps calling
  * the handler URL it registered).
  */
-import { resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import { accountSessionStore } from '../../src/accounts/session-store.ts'
 import { toAccountId, toLoginFlowId } from '../../src/bridge/ids.ts'
@@ -15,11 +14,11 @@ import { generateKey, KeyRing } from '../../src/crypto/key-ring.ts'
 import { connect, type Sql } from '../../storage/db.ts'
 import { LEASES_RELEASED_CHANNEL } from '../../storage/notify.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
+import { spawnEmulator } from '../support/emulator-process.ts'
 import { freePort } from '../support/free-port.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { until } from '../support/until.ts'
 
-const root = resolve(import.meta.dir, '../..')
 const clientId = 'app.olchat.crash'
 const clientSecret = 'crash-test-secret-123'
 
@@ -46,20 +45,6 @@ async function call<T>(base: string, path: string, body?: unknown): Promise<T> {
   })
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
   return (await res.json()) as T
-}
-
-/** Spawns an emulator and reads the JSON line it prints first. */
-async function spawnEmulator(args: string[]) {
-  const child = Bun.spawn([process.execPath, ...args], {
-    cwd: root,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'inherit',
-  })
-  const reader = child.stdout.getReader()
-  const { value } = await reader.read()
-  reader.releaseLock()
-  return { child, info: JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) }
 }
 
 export class CrashWorld {
@@ -92,7 +77,7 @@ export class CrashWorld {
 
   async start(chats: number): Promise<void> {
     const keyRing = `k1:${generateKey()}`
-    const b24 = await spawnEmulator([
+    const b24 = await spawnEmulator<{ control: string }>([
       'tests/emulators/bitrix24/main.ts',
       '--client-id',
       clientId,
@@ -101,7 +86,7 @@ export class CrashWorld {
     ])
     this.children.push(b24.child)
     this.portalControl = b24.info.control
-    const sbx = await spawnEmulator(['tests/emulators/sandbox/main.ts'])
+    const sbx = await spawnEmulator<{ url: string }>(['tests/emulators/sandbox/main.ts'])
     this.children.push(sbx.child)
     this.sandboxUrl = sbx.info.url
     const port = await freePort()

@@ -6,16 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { resolve } from 'node:path'
-import type { Subprocess } from 'bun'
 import { generateKey, KeyRing } from '../../src/crypto/key-ring.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
 import { testBackendSet, testRedisUrl } from '../support/backends.ts'
+import { type EmulatorProcess, spawnEmulator } from '../support/emulator-process.ts'
 import { freePort } from '../support/free-port.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts'
 import { until } from '../support/until.ts'
 
-const root = resolve(import.meta.dir, '../..')
+const _root = resolve(import.meta.dir, '../..')
 const real = testBackendSet() === 'real'
 const clientId = 'app.olchat.e2e'
 const clientSecret = 'e2e-client-secret-123'
@@ -29,7 +29,7 @@ interface EmulatorUrls {
 
 let db: TestDatabase
 let repos: Repositories
-let emulator: Subprocess<'ignore', 'pipe', 'inherit'>
+let emulator: EmulatorProcess<EmulatorUrls>
 let urls: EmulatorUrls
 let olchat: OlchatProcess
 let olchatUrl: string
@@ -64,21 +64,14 @@ beforeAll(async () => {
   if (!real) return
   db = await createTestDatabase({ migrated: false })
   repos = createRepositories(db.sql, KeyRing.fromText(keyRing))
-  emulator = Bun.spawn(
-    [
-      process.execPath,
-      'tests/emulators/bitrix24/main.ts',
-      '--client-id',
-      clientId,
-      '--client-secret',
-      clientSecret,
-    ],
-    { cwd: root, stdin: 'ignore', stdout: 'pipe', stderr: 'inherit' },
-  )
-  const reader = emulator.stdout.getReader()
-  const { value } = await reader.read()
-  reader.releaseLock()
-  urls = JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) as EmulatorUrls
+  emulator = await spawnEmulator<EmulatorUrls>([
+    'tests/emulators/bitrix24/main.ts',
+    '--client-id',
+    clientId,
+    '--client-secret',
+    clientSecret,
+  ])
+  urls = emulator.info
 
   const port = await freePort()
   olchatUrl = `http://127.0.0.1:${port}`
@@ -98,8 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!real) return
   expect(await olchat.stop()).toBe(0)
-  emulator.kill('SIGTERM')
-  await emulator.exited
+  await emulator.stop()
   await db.drop()
 }, 30_000)
 

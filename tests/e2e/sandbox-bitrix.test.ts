@@ -6,7 +6,6 @@
  * statuses. Verdicts come from the emulators' own state and counters, and from a scan of every table.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import { accountSessionStore } from '../../src/accounts/session-store.ts'
 import { toAccountId, toLoginFlowId } from '../../src/bridge/ids.ts'
@@ -16,12 +15,12 @@ import { generateKey, KeyRing } from '../../src/crypto/key-ring.ts'
 import { LEASES_RELEASED_CHANNEL } from '../../storage/notify.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
 import { testBackendSet, testRedisUrl } from '../support/backends.ts'
+import { spawnEmulator } from '../support/emulator-process.ts'
 import { freePort } from '../support/free-port.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts'
 import { until } from '../support/until.ts'
 
-const root = resolve(import.meta.dir, '../..')
 const real = testBackendSet() === 'real'
 const clientId = 'app.olchat.sandbox-e2e'
 const clientSecret = 'sandbox-e2e-secret-123'
@@ -50,20 +49,6 @@ let accountId: string
 let customerId: number
 let sandboxAccountId: number
 const figures: Record<string, unknown> = {}
-
-/** Spawns an emulator and reads the JSON line it prints first. */
-async function spawnEmulator(args: string[]) {
-  const child = Bun.spawn([process.execPath, ...args], {
-    cwd: root,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'inherit',
-  })
-  const reader = child.stdout.getReader()
-  const { value } = await reader.read()
-  reader.releaseLock()
-  return { child, info: JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) }
-}
 
 async function call<T>(base: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${base.replace(/\/$/, '')}/${path}`, {
@@ -127,7 +112,7 @@ beforeAll(async () => {
   if (!real) return
   db = await createTestDatabase({ migrated: false })
   repos = createRepositories(db.sql, KeyRing.fromText(keyRing))
-  const b24 = await spawnEmulator([
+  const b24 = await spawnEmulator<{ control: string }>([
     'tests/emulators/bitrix24/main.ts',
     '--client-id',
     clientId,
@@ -136,7 +121,7 @@ beforeAll(async () => {
   ])
   bitrix = b24.child
   portalControl = b24.info.control
-  const sbx = await spawnEmulator(['tests/emulators/sandbox/main.ts'])
+  const sbx = await spawnEmulator<{ url: string }>(['tests/emulators/sandbox/main.ts'])
   sandbox = sbx.child
   sandboxUrl = sbx.info.url
 

@@ -7,48 +7,18 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { Subprocess } from 'bun'
 import { generateKey, KeyRing } from '../../src/crypto/key-ring.ts'
 import { LEASES_RELEASED_CHANNEL } from '../../storage/notify.ts'
 import { createRepositories, type Repositories } from '../../storage/repos/index.ts'
 import { testRedisUrl } from '../support/backends.ts'
+import { type EmulatorProcess, spawnEmulator } from '../support/emulator-process.ts'
 import { type OlchatProcess, startOlchat } from '../support/olchat-process.ts'
 import { type SeededAccount, seedSandboxAccounts } from '../support/sandbox-accounts.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts'
 
-const root = resolve(import.meta.dir, '../..')
+const _root = resolve(import.meta.dir, '../..')
 
-export interface Emulator {
-  child: Subprocess<'ignore', 'pipe', 'inherit'>
-  info: { url: string; control: string }
-  stop(): Promise<void>
-}
-
-/** Spawns an emulator (`bun <args>`) and reads the JSON line it prints first. */
-export async function spawnEmulator(args: string[]): Promise<Emulator> {
-  const child = Bun.spawn([process.execPath, ...args], {
-    cwd: root,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'inherit',
-  })
-  const reader = child.stdout.getReader()
-  let text = ''
-  while (!text.includes('\n')) {
-    const { value, done } = await reader.read()
-    if (done) throw new Error(`emulator ${args[0]} exited before printing its address`)
-    text += new TextDecoder().decode(value)
-  }
-  reader.releaseLock()
-  return {
-    child,
-    info: JSON.parse(text.split('\n')[0]!),
-    async stop() {
-      child.kill('SIGTERM')
-      await child.exited
-    },
-  }
-}
+export type Emulator = EmulatorProcess<{ url: string; control: string }>
 
 export async function call<T>(base: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${base.replace(/\/$/, '')}/${path}`, {
@@ -111,7 +81,10 @@ export async function startCluster({
     memberId: `failover-${process.pid}-${Date.now().toString(36)}`,
     domain: 'failover.bitrix24.ru',
   })
-  const sandbox = await spawnEmulator(['tests/emulators/sandbox/main.ts', ...sandboxArgs])
+  const sandbox = await spawnEmulator<{ url: string; control: string }>([
+    'tests/emulators/sandbox/main.ts',
+    ...sandboxArgs,
+  ])
   const dataDir = mkdtempSync(join(tmpdir(), 'olchat-cluster-'))
   const nodes: Node[] = []
   const sandboxControl = <T>(path: string, body?: unknown) =>
