@@ -1,0 +1,240 @@
+/**
+ * @module The non-personal side of the policy: technical columns (identifiers, states, times, counters,
+ * hashes) and keys, and how the rows of every table belong to a portal and to a contact (what deletion and
+ * export follow). Hand-written, like the rest of the policy.
+ */
+import type { PrivacyPolicy } from './policy-types.ts'
+
+export const technicalData: PrivacyPolicy['technical'] = {
+  columns: [
+    {
+      table: 'portals',
+      columns: ['id', 'status', 'rate_plan', 'installed_at', 'updated_at'],
+      why: 'state',
+    },
+    { table: 'lines', columns: ['id', 'portal_id', 'created_at', 'updated_at'], why: 'keys and times' },
+    {
+      table: 'accounts',
+      columns: [
+        'id',
+        'portal_id',
+        'messenger',
+        'line_id',
+        'health',
+        'health_changed_at',
+        'stale_at',
+        'created_at',
+        'updated_at',
+      ],
+      why: 'keys, health and times',
+      rules: ['R6'],
+      overdue: [{ rule: 'R6', finds: 'accounts stale longer than the period', where: 'stale_at < $1' }],
+    },
+    {
+      table: 'account_sessions',
+      columns: ['account_id', 'key', 'updated_at'],
+      why: 'keys of sealed values',
+    },
+    { table: 'contacts', columns: ['id', 'account_id', 'refreshed_at', 'stale_at'], why: 'keys and times' },
+    {
+      table: 'chats',
+      columns: ['id', 'account_id', 'contact_id', 'stale_at', 'created_at', 'updated_at'],
+      why: 'keys and times',
+    },
+    { table: 'messages', columns: ['id', 'account_id', 'chat_id'], why: 'keys' },
+    {
+      table: 'deliveries',
+      columns: [
+        'id',
+        'account_id',
+        'chat_id',
+        'direction',
+        'kind',
+        'status',
+        'attempts',
+        'available_at',
+        'locked_until',
+        'last_error',
+        'created_at',
+        'expires_at',
+        'finished_at',
+      ],
+      why: 'queue state (errors are codes and reasons, never values)',
+    },
+    {
+      table: 'inbound_events',
+      columns: [
+        'id',
+        'portal_id',
+        'event',
+        'dedup_key',
+        'order_key',
+        'status',
+        'attempts',
+        'available_at',
+        'locked_until',
+        'received_at',
+        'processed_at',
+        'last_error',
+      ],
+      why: 'inbox state; dedup and order keys are keyed hashes',
+      rules: ['R5'],
+      overdue: [
+        {
+          rule: 'R5',
+          finds: 'processed events older than the period',
+          where: `status <> 'pending' and processed_at < $1`,
+        },
+      ],
+    },
+    { table: 'analytics_daily', columns: ['id', 'portal_id', 'account_id'], why: 'keys' },
+    {
+      table: 'account_leases',
+      columns: ['account_id', 'owner', 'fencing_token', 'expires_at', 'acquired_at', 'renewed_at'],
+      why: 'which instance runs an account',
+    },
+    { table: 'instances', columns: ['id', 'started_at', 'heartbeat_at'], why: 'Olchat processes' },
+    {
+      table: 'api_tokens',
+      columns: ['id', 'name', 'token_hash', 'role', 'portal_id', 'created_at', 'last_used_at'],
+      why: 'admin API tokens, sha256 only',
+    },
+    {
+      table: 'audit_log',
+      columns: [
+        'id',
+        'seq',
+        'at',
+        'portal_ref',
+        'actor',
+        'actor_role',
+        'action',
+        'target',
+        'source_ip',
+        'details',
+        'prev_hash',
+        'hash',
+      ],
+      why: 'audit trail: identifiers and keyed hashes only (D5)',
+      rules: ['R5'],
+      overdue: [{ rule: 'R5', finds: 'audit entries older than the period', where: 'at < $1' }],
+    },
+    {
+      table: 'audit_anchor',
+      columns: ['id', 'last_id', 'last_seq', 'hash', 'purged_count', 'updated_at'],
+      why: 'where the audit chain starts after purges',
+    },
+    {
+      table: 'audit_chain_head',
+      columns: ['id', 'seq', 'hash', 'updated_at'],
+      why: 'end of the audit chain',
+    },
+    {
+      table: 'data_requests',
+      columns: [
+        'id',
+        'portal_ref',
+        'kind',
+        'scope',
+        'requested_by',
+        'status',
+        'created_at',
+        'completed_at',
+        'receipt',
+        'error',
+      ],
+      why: 'access and deletion requests: keyed hashes and counts only (D5)',
+      rules: ['R5'],
+      overdue: [{ rule: 'R5', finds: 'requests completed before the period', where: 'completed_at < $1' }],
+    },
+    {
+      table: 'retention_deadlines',
+      columns: ['id', 'data_class', 'subject_type', 'subject_id', 'due_at', 'claimed_until', 'created_at'],
+      why: 'due times of deletions',
+    },
+    {
+      table: 'schema_migrations',
+      columns: ['version', 'name', 'checksum', 'applied_at'],
+      why: 'migrations',
+    },
+    {
+      table: 'telegram_auth_keys',
+      columns: ['account_id', 'dc', 'temp_index', 'expires'],
+      why: 'keys of sealed auth keys',
+    },
+    { table: 'telegram_kv', columns: ['account_id', 'key'], why: 'keys of sealed values' },
+    { table: 'telegram_peers', columns: ['account_id', 'is_min', 'updated'], why: 'keys and times' },
+    { table: 'telegram_message_refs', columns: ['account_id'], why: 'key' },
+    { table: 'telegram_message_chats', columns: ['account_id', 'seen_at'], why: 'key and time' },
+    {
+      table: 'max_updates',
+      columns: ['id', 'account_id', 'update_type', 'received_at', 'handled_at'],
+      why: 'webhook inbox state',
+    },
+  ],
+  cacheKeys: [
+    { pattern: 'bitrix:refresh:{portal}', why: 'token refresh lock', boundTo: 'portal' },
+    { pattern: 'bitrix:bucket:{portal}', why: 'shared REST rate bucket', boundTo: 'portal' },
+    { pattern: 'bitrix:bucket-lock:{portal}', why: 'lock of the rate bucket', boundTo: 'portal' },
+  ],
+  objects: [],
+}
+
+export const tableOwners: PrivacyPolicy['tables'] = {
+  portals: { owner: { kind: 'portal-row' }, contact: { kind: 'none' } },
+  lines: { owner: { kind: 'portal', column: 'portal_id' }, contact: { kind: 'none' } },
+  accounts: { owner: { kind: 'portal', column: 'portal_id' }, contact: { kind: 'none' } },
+  account_sessions: { owner: { kind: 'account', column: 'account_id' }, contact: { kind: 'none' } },
+  contacts: { owner: { kind: 'account', column: 'account_id' }, contact: { kind: 'contact-row' } },
+  chats: {
+    owner: { kind: 'account', column: 'account_id' },
+    contact: { kind: 'contact-id', column: 'contact_id' },
+  },
+  messages: {
+    owner: { kind: 'account', column: 'account_id' },
+    contact: { kind: 'chat-id', column: 'chat_id' },
+  },
+  deliveries: {
+    owner: { kind: 'account', column: 'account_id' },
+    contact: { kind: 'chat-id', column: 'chat_id' },
+  },
+  inbound_events: {
+    owner: { kind: 'portal', column: 'portal_id' },
+    contact: { kind: 'sealed-chat-events' },
+  },
+  analytics_daily: { owner: { kind: 'portal', column: 'portal_id' }, contact: { kind: 'none' } },
+  account_leases: { owner: { kind: 'account', column: 'account_id' }, contact: { kind: 'none' } },
+  api_tokens: { owner: { kind: 'portal', column: 'portal_id' }, contact: { kind: 'none' } },
+  instances: { owner: { kind: 'none', why: 'Olchat processes' }, contact: { kind: 'none' } },
+  audit_log: {
+    owner: { kind: 'none', why: 'outlives the portal by design; names it by keyed hash only (D5)' },
+    contact: { kind: 'none' },
+  },
+  audit_anchor: { owner: { kind: 'none', why: 'audit chain' }, contact: { kind: 'none' } },
+  audit_chain_head: { owner: { kind: 'none', why: 'audit chain' }, contact: { kind: 'none' } },
+  data_requests: {
+    owner: { kind: 'none', why: 'receipts outlive the portal; keyed hashes and counts only (D5)' },
+    contact: { kind: 'none' },
+  },
+  retention_deadlines: {
+    owner: { kind: 'subject-id', column: 'subject_id' },
+    contact: { kind: 'subject-id', column: 'subject_id' },
+  },
+  schema_migrations: { owner: { kind: 'none', why: 'migrations' }, contact: { kind: 'none' } },
+  telegram_auth_keys: { owner: { kind: 'account', column: 'account_id' }, contact: { kind: 'none' } },
+  telegram_kv: { owner: { kind: 'account', column: 'account_id' }, contact: { kind: 'none' } },
+  telegram_peers: {
+    owner: { kind: 'account', column: 'account_id' },
+    contact: { kind: 'remote-id', columns: ['peer_id'] },
+  },
+  telegram_message_refs: {
+    owner: { kind: 'account', column: 'account_id' },
+    contact: { kind: 'remote-id', columns: ['peer_id', 'chat_id'] },
+  },
+  telegram_message_chats: {
+    owner: { kind: 'account', column: 'account_id' },
+    contact: { kind: 'remote-id', columns: ['chat_id'] },
+  },
+  // Pending bodies live seconds (handed to the relay at once); the contact's rows are reached through it.
+  max_updates: { owner: { kind: 'account', column: 'account_id' }, contact: { kind: 'none' } },
+}
