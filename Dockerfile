@@ -19,7 +19,8 @@ RUN mkdir -p /var/lib/olchat && chown bun:bun /var/lib/olchat
 USER bun
 VOLUME ["/var/lib/olchat"]
 EXPOSE 8080
+# With HTTPS_CERT_FILE the port speaks HTTPS only; the certificate names the public host, not 127.0.0.1.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD bun -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD bun -e "fetch((process.env.HTTPS_CERT_FILE?'https':'http')+'://127.0.0.1:'+(process.env.PORT||8080)+'/readyz',{tls:{rejectUnauthorized:false}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # The same start command as `npm start`, without npm in the signal path: SIGTERM reaches Olchat directly.
 CMD ["bun", "src/main.ts"]

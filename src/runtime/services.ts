@@ -3,6 +3,7 @@
  * one interface each. Shared by the server, the CLI and the benchmarks, so all three run the same code path.
  */
 
+import { readFileSync } from 'node:fs'
 import type { Cache } from '../../storage/cache/cache.ts'
 import { MemoryCache } from '../../storage/cache/memory-cache.ts'
 import { RedisCache } from '../../storage/cache/redis-cache.ts'
@@ -14,6 +15,7 @@ import { S3FileStore } from '../../storage/files/s3-file-store.ts'
 import type { Config } from '../config/load.ts'
 import { loadOrCreateEmbeddedKeys } from '../crypto/embedded-key.ts'
 import { KeyRing } from '../crypto/key-ring.ts'
+import { schemeOf } from '../http/serve-options.ts'
 import type { Logger } from '../log/logger.ts'
 
 export interface Services {
@@ -25,7 +27,7 @@ export interface Services {
 }
 
 export function publicUrlOf(config: Config, boundPort = config.port): string {
-  return config.publicUrl ?? `http://localhost:${boundPort}`
+  return config.publicUrl ?? `${schemeOf(config)}://localhost:${boundPort}`
 }
 
 export function openKeyRing(config: Config, log: Logger): KeyRing {
@@ -75,6 +77,7 @@ export async function openServices(
       config.cache.kind === 'redis'
         ? new RedisCache({
             url: config.cache.url,
+            ...(config.cache.caFile ? { tls: { ca: readFileSync(config.cache.caFile, 'utf8') } } : {}),
             onError: everyThirtySeconds(log, 'Redis connection error'),
           })
         : new MemoryCache()

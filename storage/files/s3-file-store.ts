@@ -4,7 +4,10 @@
  * whatever the file size. Listing pages with StartAfter so a caller may delete while iterating.
  */
 
+import { readFileSync } from 'node:fs'
+import { Agent } from 'node:https'
 import { pipeline, type Readable } from 'node:stream'
+import { rootCertificates } from 'node:tls'
 import {
   type _Object,
   AbortMultipartUploadCommand,
@@ -38,6 +41,8 @@ export interface S3Connection {
   /** Path-style URLs (`endpoint/bucket/key`), needed by most S3-compatible stores. */
   forcePathStyle: boolean
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  /** PEM bundle trusted for an https endpoint besides the built-in roots (a private CA; PRIVACY S5). */
+  caFile?: string | undefined
 }
 
 export type S3FileStoreOptions = {
@@ -58,6 +63,17 @@ export function createS3Client(connection: S3Connection): S3Client {
     // stores (and s3rver) reject or lack them, so only send them where the API demands it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(connection.caFile ? { requestHandler: { httpsAgent: trustingAgent(connection.caFile) } } : {}),
+  })
+}
+
+/** An https agent that also trusts the given CAs; `ca` alone would replace the built-in roots. */
+function trustingAgent(caFile: string): Agent {
+  // keepAlive and 50 sockets: what the SDK's own default agent uses.
+  return new Agent({
+    keepAlive: true,
+    maxSockets: 50,
+    ca: [...rootCertificates, readFileSync(caFile, 'utf8')],
   })
 }
 

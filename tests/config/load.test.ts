@@ -46,6 +46,7 @@ describe('configuration', () => {
       kind: 'postgres',
       url: 'postgresql://u:p@db:5432/olchat?sslmode=require',
       poolMax: 20,
+      tls: { mode: 'require' },
     })
     expect(config.cache).toEqual({ kind: 'redis', url: 'rediss://cache:6380' })
     expect(config.files).toMatchObject({ kind: 's3', bucket: 'olchat-files', forcePathStyle: true })

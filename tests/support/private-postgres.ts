@@ -1,9 +1,10 @@
 /**
  * @module A PostgreSQL cluster of a test's own (`initdb` into a temp dir, `postgres` on a free port as a child
  * process, trust auth), for tests that stop, restart or break the database — never the machine's shared
- * server. Run as root, the server runs as the `postgres` user (PostgreSQL refuses root).
+ * server. Run as root, the server runs as the `postgres` user (PostgreSQL refuses root). With `tls` it also
+ * accepts TLS (`ssl=on`) with the given certificate; plain connections stay allowed, so callers choose per client.
  */
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -47,7 +48,27 @@ function postgresIds(): { uid: number; gid: number } | undefined {
   return { uid: run('-u'), gid: run('-g') }
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export interface PrivatePostgresOptions {
+  /** Server certificate (PEM, may include the chain) and its key: turns `ssl` on. */
+  tls?: { certFile: string; keyFile: string }
+}
+
+/** Copies the certificate and key next to the cluster, owned by the server user: PostgreSQL refuses a key others can read. */
+function installServerTls(
+  root: string,
+  tls: { certFile: string; keyFile: string },
+  ids?: { uid: number; gid: number },
+) {
+  const certFile = join(root, 'server.crt')
+  const keyFile = join(root, 'server.key')
+  copyFileSync(tls.certFile, certFile)
+  copyFileSync(tls.keyFile, keyFile)
+  chmodSync(keyFile, 0o600)
+  if (ids) for (const file of [certFile, keyFile]) chownSync(file, ids.uid, ids.gid)
+  return ['-c', 'ssl=on', '-c', `ssl_cert_file=${certFile}`, '-c', `ssl_key_file=${keyFile}`]
+}
+
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = postgresBinDir()
   if (!bin) throw new Error('no PostgreSQL binaries under /usr/lib/postgresql')
   const root = mkdtempSync(join(tmpdir(), 'olchat-pg-'))
@@ -76,6 +97,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     throw new Error(`initdb failed: ${init.stderr.toString()}`)
   }
   Bun.spawnSync(asServerUser(['mkdir', '-p', sockets]))
+  const tlsSettings = options.tls ? installServerTls(root, options.tls, ids) : []
   const port = await freePort()
   let child: Subprocess | undefined
   let closed = false
@@ -101,6 +123,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
         'synchronous_commit=off',
         '-c',
         'full_page_writes=off',
+        ...tlsSettings,
       ]),
       { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
     )

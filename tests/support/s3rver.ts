@@ -27,6 +27,9 @@ interface S3rverOptions {
   silent: boolean
   directory: string
   configureBuckets: { name: string }[]
+  /** PEM texts: s3rver then serves https only. */
+  cert?: string
+  key?: string
 }
 type S3rverConstructor = new (options: S3rverOptions) => S3rverServer
 
@@ -40,20 +43,25 @@ export interface TestS3 {
 }
 
 // Port 0: the kernel picks a free port, so parallel test files never collide.
-const options = (directory: string, bucket: string): S3rverOptions => ({
+const options = (directory: string, bucket: string, tls?: ServerTls): S3rverOptions => ({
   address: '127.0.0.1',
   port: 0,
   silent: process.env.S3RVER_LOG !== '1',
   directory,
   configureBuckets: [{ name: bucket }],
+  ...tls,
 })
+
+/** A server certificate and key (PEM texts) for https. */
+export type ServerTls = { cert: string; key: string }
 
 async function runInProcess(
   directory: string,
   bucket: string,
+  tls?: ServerTls,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor
-  const server = new S3rver(options(directory, bucket))
+  const server = new S3rver(options(directory, bucket, tls))
   const { port } = await server.run()
   return { port, close: () => server.close() }
 }
@@ -62,10 +70,11 @@ async function runInProcess(
 async function runInNode(
   directory: string,
   bucket: string,
+  tls?: ServerTls,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const script =
     `const S3rver = require('s3rver');` +
-    `new S3rver(${JSON.stringify(options(directory, bucket))}).run()` +
+    `new S3rver(${JSON.stringify(options(directory, bucket, tls))}).run()` +
     `.then((a) => console.log(a.port), (e) => { console.error(e); process.exit(1) })`
   const child: ChildProcess = spawn('node', ['--openssl-legacy-provider', '-e', script], {
     cwd: join(import.meta.dir, '..', '..'),
@@ -92,14 +101,17 @@ async function runInNode(
 export async function startS3rver({
   bucket = 'olchat-test',
   separateProcess = false,
+  tls,
 }: {
   bucket?: string
   separateProcess?: boolean
+  /** Serve https with this certificate (PRIVACY S5). */
+  tls?: ServerTls
 } = {}): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), 'olchat-s3rver-'))
-  const server = await (separateProcess ? runInNode : runInProcess)(directory, bucket)
+  const server = await (separateProcess ? runInNode : runInProcess)(directory, bucket, tls)
   return {
-    endpoint: `http://127.0.0.1:${server.port}`,
+    endpoint: `${tls ? 'https' : 'http'}://127.0.0.1:${server.port}`,
     bucket,
     // s3rver's own continuation tokens only accept us-east-1.
     region: 'us-east-1',
