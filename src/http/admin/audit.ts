@@ -1,6 +1,7 @@
 /**
- * @module Audit entries of the admin API (PRIVACY P2): who (the token id and its role, never the token),
- * what, on which target, from which address. Values a user typed (codes, passwords, phones) never go in.
+ * @module Audit entries of the admin API (PRIVACY P2): who (the token id or Bitrix24 user id, the role, and
+ * the keyed reference of the caller's portal — never a token), what, on which target (its portal as a keyed
+ * reference), from which address. Values a user typed (codes, passwords, phones) never go in.
  */
 import type { Context } from 'hono'
 import { getConnInfo } from 'hono/bun'
@@ -13,6 +14,9 @@ export interface AuditInput {
   portalId?: string | null
   target?: string | null
   details?: Record<string, unknown>
+  /** Who acted, when no principal is set yet (the session exchange names the user it just checked). */
+  actor?: string
+  actorRole?: string
 }
 
 /** The peer address when served by Bun (absent under `app.request` in tests). */
@@ -39,12 +43,17 @@ export async function audit(
   await deps.repos.auditLog.append(
     {
       portalRef: ref,
-      actor: principal ? `api-token:${principal.tokenId}` : 'anonymous',
-      actorRole: principal?.role ?? null,
+      actor: principal?.actor ?? input.actor ?? 'anonymous',
+      actorRole: principal?.role ?? input.actorRole ?? null,
       action: input.action,
       target: input.target ?? null,
       sourceIp: sourceIp(c),
-      details: { via: 'admin-api', ...input.details },
+      details: {
+        via: 'admin-api',
+        ...(principal?.portalRef ? { actorPortal: principal.portalRef } : {}),
+        ...(principal?.sessionId ? { session: principal.sessionId } : {}),
+        ...input.details,
+      },
     },
     tx,
   )

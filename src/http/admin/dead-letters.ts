@@ -21,6 +21,7 @@ export const deadLetterSpecs = {
     method: 'GET',
     path: '/dead-letters',
     permission: 'deliveries:read',
+    scope: 'portal',
     summary: "Dead letters, newest first: of one account, or of the token's portal (all for support)",
     tag,
     query: DeadLettersQuery,
@@ -30,6 +31,7 @@ export const deadLetterSpecs = {
     method: 'POST',
     path: '/dead-letters/:id/retry',
     permission: 'deliveries:write',
+    scope: 'portal',
     summary: 'Queues a dead letter again (while its body exists, at most 7 days after it was queued — R8)',
     tag,
     params: DeadLetterIdParams,
@@ -46,7 +48,9 @@ export function deadLetterRoutes(deps: AdminDeps, guard: Guard): Hono<AdminEnv> 
     .get('/dead-letters', guard(deadLetterSpecs.list), validQuery(DeadLettersQuery), async (c) => {
       const { account: accountId, limit = 100 } = c.req.valid('query')
       let portalId = c.get('principal').portalId ?? undefined
-      if (accountId !== undefined) {
+      // No account named: the caller's own portal (every portal for unscoped support).
+      if (accountId === undefined) await checkScope(deps, c, portalId ?? null)
+      else {
         const account = await deps.repos.accounts.get(accountId).catch((error) => {
           if (error instanceof AccountNotFoundError) throw notFound('account')
           throw error

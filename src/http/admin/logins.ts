@@ -31,6 +31,7 @@ export const loginSpecs = {
     method: 'POST',
     path: '/accounts',
     permission: 'accounts:write',
+    scope: 'portal',
     summary: 'Connects a new account: starts a login flow of the messenger and answers its first step',
     tag,
     body: CreateAccountBody,
@@ -44,6 +45,7 @@ export const loginSpecs = {
     method: 'POST',
     path: '/logins/:loginId/steps',
     permission: 'accounts:write',
+    scope: 'portal',
     summary:
       'Submits the current step (`input` for a user-input step; nothing after display-and-wait, which ' +
       'waits) and answers the next one; a complete step carries the stored account',
@@ -63,6 +65,7 @@ export const loginSpecs = {
     method: 'DELETE',
     path: '/logins/:loginId',
     permission: 'accounts:write',
+    scope: 'portal',
     summary: 'Abandons a login in progress',
     tag,
     params: LoginIdParams,

@@ -49,14 +49,18 @@ function operation(spec: RouteSpec): Json {
   }
   responses['400'] ??= { description: 'Invalid request (see `issues`)', content: error }
   if (spec.permission !== 'public') {
-    responses['401'] ??= { description: 'No valid bearer token', content: error }
-    responses['403'] ??= { description: 'The token lacks the permission or the portal', content: error }
+    responses['401'] ??= { description: 'No valid bearer token or session', content: error }
+    responses['403'] ??= {
+      description: 'The role lacks the permission, or the portal is another',
+      content: error,
+    }
   }
   return {
     operationId: operationId(spec),
     summary: spec.summary,
     tags: [spec.tag],
     'x-permission': spec.permission,
+    'x-scope': spec.scope,
     security: spec.permission === 'public' ? [] : [{ bearer: [] }],
     parameters: [...parameters('path', spec.params), ...parameters('query', spec.query)],
     ...(spec.body
@@ -83,8 +87,11 @@ export function openApiDocument(specs: readonly RouteSpec[]): Json {
       title: 'Olchat admin API',
       version,
       description:
-        'Accounts, logins and dead letters. Authenticate with `Authorization: Bearer <token>`; each ' +
-        'operation names the permission it needs in `x-permission`.',
+        'Accounts, logins, dead letters, status and API tokens. Authenticate with ' +
+        '`Authorization: Bearer <token>`: an API token, or a session from `POST /api/v1/session/bitrix` ' +
+        '(Bitrix24 users, checked with their portal). Roles: support (every portal), portal-admin and ' +
+        'portal-viewer (one portal). Each operation names the permission it needs in `x-permission` and ' +
+        'whether it touches one portal in `x-scope`.',
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     paths,

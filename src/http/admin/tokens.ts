@@ -1,26 +1,16 @@
 /**
- * @module `api_tokens`: bearer tokens of the admin API, kept as sha256 hashes only. A token is looked up by
- * its hash, so no secret is ever compared byte by byte (nothing to time). Plain sha256 rather than an HMAC
- * under the key ring: tokens are long random secrets (no dictionary to fear), and a hash that does not
- * depend on the active key survives key rotation.
+ * @module `api_tokens`: creating bearer tokens of the admin API (stored as sha256 hashes only, see
+ * `src/http/auth/api-tokens.ts`, which also looks them up) and the `OLCHAT_ADMIN_TOKEN` upsert at start.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Sql } from '../../../storage/db.ts'
 import type { Queryable } from '../../../storage/repos/common.ts'
+import { hashToken } from '../auth/api-tokens.ts'
 
-/** Who is calling: the token's id, role and portal scope (null: every portal). */
-export interface Principal {
-  tokenId: string
-  role: string
-  portalId: string | null
-}
+export { hashToken }
 
 /** The name under which `OLCHAT_ADMIN_TOKEN` is stored. */
 export const ADMIN_TOKEN_NAME = 'OLCHAT_ADMIN_TOKEN'
-
-export function hashToken(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest()
-}
 
 /** A fresh token: 32 random bytes, base64url (43 characters). */
 export function generateToken(): string {
@@ -60,15 +50,4 @@ export async function ensureAdminToken(sql: Sql, token: string | undefined): Pro
     on conflict (name) do update set token_hash = excluded.token_hash, role = 'support', portal_id = null
     returning id`
   return row!.id
-}
-
-/** The principal of a presented token, or undefined. Marks it used (at most once a minute per token). */
-export async function findPrincipal(sql: Sql, token: string): Promise<Principal | undefined> {
-  const [row] = await sql<{ id: string; role: string; portalId: string | null }[]>`
-    select id, role, portal_id from api_tokens where token_hash = ${hashToken(token)}`
-  if (!row) return undefined
-  await sql`
-    update api_tokens set last_used_at = now()
-    where id = ${row.id} and (last_used_at is null or last_used_at < now() - interval '1 minute')`
-  return { tokenId: row.id, role: row.role, portalId: row.portalId }
 }

@@ -11,13 +11,13 @@ import { BadBody, json, readParams } from './http-util.ts'
 import { imconnectorMethods } from './imconnector.ts'
 import { messageMethods } from './imconnector-messages.ts'
 import { appMethods } from './methods-app.ts'
+import { userMethods } from './methods-user.ts'
 import type { Portal } from './state.ts'
 
 const METHODS = new Map<string, MethodDef>(
-  Object.entries({ ...appMethods, ...imconnectorMethods, ...messageMethods }).map(([k, v]) => [
-    k.toLowerCase(),
-    v,
-  ]),
+  Object.entries({ ...appMethods, ...userMethods, ...imconnectorMethods, ...messageMethods }).map(
+    ([k, v]) => [k.toLowerCase(), v],
+  ),
 )
 
 function nowMs(): number {

@@ -2,11 +2,16 @@
  * Shared set-up of the admin API suites: a test database, the real sandbox connector against an in-process
  * sandbox messenger, a recording AccountControl, tokens of each kind, and `call()` for app.request.
  */
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { ConnectorName, MessengerConnector } from '../../../src/bridge/connector.ts'
 import { SandboxConnector } from '../../../src/connectors/sandbox/connector.ts'
 import {
   type AccountControl,
+  type AdminDeps,
   type AdminOptions,
   createAdminRoutes,
   createToken,
@@ -17,7 +22,11 @@ import {
 import { createApp } from '../../../src/http/app.ts'
 import { createLogger } from '../../../src/log/logger.ts'
 import { createMetrics } from '../../../src/metrics.ts'
+import { retentionPeriods } from '../../../src/privacy/retention-periods.ts'
+import { MemoryCache } from '../../../storage/cache/memory-cache.ts'
+import { LocalFileStore } from '../../../storage/files/local-file-store.ts'
 import type { Repositories } from '../../../storage/repos/index.ts'
+import type { PortalInput } from '../../../storage/repos/portals.ts'
 import { type SandboxMessenger, startSandbox } from '../../emulators/sandbox/index.ts'
 import { repositories, secrets, seedPortal } from '../../storage/fixtures.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
@@ -36,8 +45,17 @@ export class RecordingAccountControl implements AccountControl {
   }
 }
 
+/** What a suite may set beyond the admin options. */
+export interface HarnessSetup {
+  /** The rows of portals A and B (default: made-up member ids). */
+  portals?: [PortalInput, PortalInput]
+  bitrix?: AdminDeps['bitrix']
+  now?: AdminDeps['now']
+}
+
 export interface Harness {
   db: TestDatabase
+  deps: AdminDeps
   repos: Repositories
   sandbox: SandboxMessenger
   control: RecordingAccountControl
@@ -57,7 +75,7 @@ export interface Harness {
 
 let phones = 0
 
-export async function createHarness(options: AdminOptions = {}): Promise<Harness> {
+export async function createHarness(options: AdminOptions = {}, setup: HarnessSetup = {}): Promise<Harness> {
   const db = await createTestDatabase()
   const repos = repositories(db.sql)
   const sandbox = await startSandbox({ rateLimit: null })
@@ -74,18 +92,34 @@ export async function createHarness(options: AdminOptions = {}): Promise<Harness
       },
     }),
   })
-  const admin = createAdminRoutes({
+  const filesDir = mkdtempSync(join(tmpdir(), 'olchat-admin-files-'))
+  const deps: AdminDeps = {
     sql: db.sql,
     repos,
     keys: secrets,
     connectors,
     accountControl: control,
     log,
+    // Access exports (D1) read the cache and the file store too: in-process ones here.
+    privacy: {
+      cache: new MemoryCache(),
+      files: new LocalFileStore({
+        dir: filesDir,
+        baseUrl: 'http://127.0.0.1:1',
+        signingKey: randomBytes(32),
+      }),
+      keys: secrets,
+      repos,
+      periods: retentionPeriods(),
+    },
+    ...(setup.bitrix ? { bitrix: setup.bitrix } : {}),
+    ...(setup.now ? { now: setup.now } : {}),
     options: {
       roles: { ...ROLE_PERMISSIONS, reader: ['accounts:read', 'deliveries:read'] },
       ...options,
     },
-  })
+  }
+  const admin = createAdminRoutes(deps)
   const app = createApp({
     log,
     metrics: createMetrics('test'),
@@ -93,8 +127,12 @@ export async function createHarness(options: AdminOptions = {}): Promise<Harness
     isDraining: () => false,
     routes: [admin],
   })
-  const portalA = (await seedPortal(repos)).id
-  const portalB = (await seedPortal(repos)).id
+  const [portalA, portalB] = setup.portals
+    ? [
+        (await repos.portals.upsert(setup.portals[0])).portal.id,
+        (await repos.portals.upsert(setup.portals[1])).portal.id,
+      ]
+    : [(await seedPortal(repos)).id, (await seedPortal(repos)).id]
   const support = generateToken()
   await ensureAdminToken(db.sql, support)
   const tokens = {
@@ -109,6 +147,7 @@ export async function createHarness(options: AdminOptions = {}): Promise<Harness
 
   return {
     db,
+    deps,
     repos,
     sandbox,
     control,
@@ -140,6 +179,7 @@ export async function createHarness(options: AdminOptions = {}): Promise<Harness
     async close() {
       await sandbox.stop()
       await db.drop()
+      rmSync(filesDir, { recursive: true, force: true })
     },
   }
 }

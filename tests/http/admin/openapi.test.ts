@@ -23,10 +23,11 @@ describe('OpenAPI document', () => {
     )
     const declared = ADMIN_ROUTES.map((r) => `${r.method} /api/v1${r.path.replace(/:(\w+)/g, '{$1}')}`)
     expect(listed.sort()).toEqual(declared.sort())
-    expect(listed).toHaveLength(10)
+    expect(listed).toHaveLength(ADMIN_ROUTES.length)
 
     const create = doc.paths['/api/v1/accounts'].post
     expect(create['x-permission']).toBe('accounts:write')
+    expect(create['x-scope']).toBe('portal')
     expect(create.security).toEqual([{ bearer: [] }])
     const body = create.requestBody.content['application/json'].schema
     expect(body.required.sort()).toEqual(['messenger', 'portalId'])
@@ -41,10 +42,19 @@ describe('OpenAPI document', () => {
     const list = doc.paths['/api/v1/dead-letters'].get
     expect(list.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['account', 'limit'])
     expect(doc.paths['/api/v1/openapi.json'].get['x-permission']).toBe('public')
+    const exchange = doc.paths['/api/v1/session/bitrix'].post
+    expect(exchange).toMatchObject({ 'x-permission': 'public', 'x-scope': 'public', security: [] })
+    expect(exchange.requestBody.content['application/json'].schema.required.sort()).toEqual([
+      'applicationToken',
+      'authId',
+      'memberId',
+    ])
+    expect(doc.paths['/api/v1/session'].get['x-scope']).toBe('caller')
     const ids: string[] = []
     for (const methods of Object.values(doc.paths as Record<string, Loose>)) {
       for (const op of Object.values(methods)) {
         expect(op['x-permission']).toBeString()
+        expect(['public', 'caller', 'portal']).toContain(op['x-scope'])
         ids.push(op.operationId)
       }
     }
