@@ -1,7 +1,7 @@
 /**
  * @module The process's root actor (`systemId: 'supervisor'`). It owns the long-running background actors of
- * this instance: the partition maintenance, and one account actor per account this instance runs
- * (`account-<accountId>`); the retention actor joins it as it lands. A crashed account actor is restarted
+ * this instance: the partition maintenance, the retention actor (`retention`), and one account actor per
+ * account this instance runs (`account-<accountId>`). A crashed account actor is restarted
  * after a capped jittered backoff that grows with its consecutive crashes (reset once a restart has stayed up
  * for `stableMs`). On `shutdown` it stops its children and reaches its final state, which the process waits
  * for before closing the pools.
@@ -20,6 +20,7 @@ import {
   type PartitionMaintenanceInput,
   partitionMaintenanceMachine,
 } from './partition-maintenance-machine.ts'
+import { type RetentionMachineInput, retentionMachine } from './retention-machine.ts'
 
 /** What starting an account needs; kept so a restart can build a fresh actor (and client) from it. */
 export interface AccountStart {
@@ -54,6 +55,8 @@ export interface SupervisorInput {
   partitions: PartitionMaintenanceInput
   /** Without it the supervisor runs no accounts (and ignores `account.*`). */
   accounts?: SupervisorAccountsInput
+  /** The retention actor's round (durable deadlines, PRIVACY R3–R8); without it none runs here. */
+  retention?: RetentionMachineInput
 }
 
 export const defaultRestartOptions: RestartOptions = {
@@ -79,6 +82,7 @@ export interface AccountEntry {
 
 interface SupervisorContext {
   partitionMaintenance: ActorRefFrom<typeof partitionMaintenanceMachine>
+  retention: ActorRefFrom<typeof retentionMachine> | null
   accounts: Record<string, AccountEntry>
   config: (Omit<SupervisorAccountsInput, 'restart'> & { restart: RestartOptions }) | null
 }
@@ -116,7 +120,11 @@ export const supervisorMachine = setup({
     events: {} as SupervisorEvent,
   },
   // `account` is the real machine; tests swap it with `supervisorMachine.provide({ actors: { account } })`.
-  actors: { partitionMaintenance: partitionMaintenanceMachine, account: accountMachine },
+  actors: {
+    partitionMaintenance: partitionMaintenanceMachine,
+    retention: retentionMachine,
+    account: accountMachine,
+  },
   actions: {
     /**
      * Spawns (or respawns) the actor of `accountId` from its entry; a failure to build its input is handled
@@ -163,6 +171,9 @@ export const supervisorMachine = setup({
       systemId: 'partition-maintenance',
       input: input.partitions,
     }),
+    retention: input.retention
+      ? spawn('retention', { id: 'retention', systemId: 'retention', input: input.retention })
+      : null,
     accounts: {},
     config: input.accounts
       ? {
@@ -284,6 +295,9 @@ export const supervisorMachine = setup({
               enqueue.assign({ accounts: {} })
             }),
             stopChild(({ context }) => context.partitionMaintenance),
+            enqueueActions(({ context, enqueue }) => {
+              if (context.retention) enqueue.stopChild(context.retention)
+            }),
           ],
         },
       },
