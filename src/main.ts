@@ -14,13 +14,17 @@ import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
 import { callWithToken, createBitrixClient } from './bitrix/client/index.ts'
 import { registerPortalStatusGauge } from './bitrix/portal-status-metric.ts'
 import { loadConfigOrExit } from './config/load.ts'
+import { createMaxWebhook } from './connectors/max/wiring.ts'
 import { createAdminRoutes, ensureAdminToken } from './http/admin/index.ts'
 import { createApp } from './http/app.ts'
 import { createFileRoutes } from './http/files-route.ts'
+import { listenOptions } from './http/serve-options.ts'
 import { createLogger } from './log/logger.ts'
 import { createMetrics } from './metrics.ts'
+import { privacyFacts } from './privacy/privacy-page-facts.ts'
+import { createPrivacyPageRoutes } from './privacy/privacy-page-routes.ts'
 import { type Background, startBackground } from './runtime/background.ts'
-import { claimDataDir, openServices, type Services } from './runtime/services.ts'
+import { claimDataDir, openServices, publicUrlOf, type Services } from './runtime/services.ts'
 import { version } from './version.ts'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
@@ -50,14 +54,13 @@ starting.all('*', (c) => c.json({ status: 'starting' }, 503))
 let current: Hono = starting
 
 const server = Bun.serve({
-  port: config.port,
-  hostname: config.host,
+  ...listenOptions(config),
   fetch: (request, srv) => current.fetch(request, { server: srv }),
   // Large file downloads stream; do not cut slow clients off at Bun's 10 s default.
   idleTimeout: 120,
 })
-const publicUrl = config.publicUrl ?? `http://localhost:${server.port}`
-log.info({ port: server.port, host: config.host, publicUrl }, 'listening')
+const publicUrl = publicUrlOf(config, server.port)
+log.info({ port: server.port, host: config.host, tls: config.https !== undefined, publicUrl }, 'listening')
 
 async function shutdown(signal: string): Promise<void> {
   if (draining) return
@@ -125,7 +128,8 @@ try {
     onEventStored: () => background?.wakeInbox(),
     onDeliveriesQueued: (accountId) => background?.accountWork(accountId),
   }
-  const connectors = createConnectorRegistry(config)
+  const maxServices = { db, repos, registry: metrics.registry, log, publicUrl }
+  const connectors = createConnectorRegistry(config, { max: maxServices, telegram: { repos, log } })
   background = startBackground({
     services,
     repos,
@@ -134,6 +138,7 @@ try {
     metrics,
     fileUrlTtlSeconds: config.fileUrlTtlSeconds,
     connectors,
+    retentionPeriods: config.retention,
   })
   await ensureAdminToken(db.sql, config.adminToken)
   const running = background
@@ -143,6 +148,10 @@ try {
     keys: services.keys,
     connectors,
     accountControl: running.accountControl,
+    // Bitrix24 users get sessions after their portal confirmed them (POST /api/v1/session/bitrix).
+    bitrix: { callWithToken, allowHttpPortals: config.bitrix.allowHttpPortals },
+    // Access exports (D1) read the cache and the object store too, and date items by the periods in force.
+    privacy: { cache, files, keys: services.keys, repos, periods: config.retention },
     // Operator → customer work wakes its owner at once; the portal sender polls every 2 s anyway.
     onDeadLetterRetried: ({ accountId }) => running.accountWork(accountId),
     log: log.child({ component: 'admin-api' }),
@@ -158,7 +167,9 @@ try {
     ],
     routes: [
       createBitrixRoutes(bitrix),
+      createMaxWebhook(maxServices),
       admin,
+      createPrivacyPageRoutes(privacyFacts(config)),
       ...(files instanceof LocalFileStore ? [createFileRoutes(files)] : []),
     ],
   })

@@ -174,6 +174,7 @@ export class AccountRuntime {
   async cleanup(account: Pick<Account, 'id' | 'portalId'>): Promise<void> {
     const { repos, files, cache } = this.deps
     await repos.accountSessions.deleteAll(account.id)
+    await repos.telegramSessions.deleteAccount(account.id)
     await repos.contacts.deleteAll(account.id)
     await files.deleteByPrefix(accountObjectPrefix(account.portalId, account.id))
     await cache.deleteByPrefix(accountCachePrefix(account.portalId, account.id))

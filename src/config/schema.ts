@@ -4,6 +4,8 @@
  * generated from it (`bun src/config/docs.ts`) and a test keeps the two in step.
  */
 import * as v from 'valibot'
+import { databaseSslModes } from './database-tls.ts'
+import { certificatesFile, privateKeyFile } from './tls-files.ts'
 
 const url = (protocols: readonly string[], label: string) =>
   v.pipe(
@@ -57,15 +59,30 @@ const keyRing = v.pipe(
 )
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export const maxModes = ['auto', 'webhook', 'polling'] as const
+
+/** What Telegram shows in the account's list of sessions (device, system, app version). */
+const deviceText = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(64, 'at most 64 characters'),
+)
 
 export const envSchema = v.object({
   PORT: v.optional(integer(0, 65535), '8080'),
   HOST: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty')), '0.0.0.0'),
+  HTTPS_CERT_FILE: v.optional(certificatesFile),
+  HTTPS_KEY_FILE: v.optional(privateKeyFile),
   OLCHAT_PUBLIC_URL: v.optional(url(['http:', 'https:'], 'http(s)://')),
   OLCHAT_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty')), './data'),
   DATABASE_URL: v.optional(url(['postgres:', 'postgresql:'], 'postgres://')),
   DATABASE_POOL_MAX: v.optional(integer(1, 100), '10'),
+  DATABASE_SSL_MODE: v.optional(
+    v.picklist(databaseSslModes, `must be one of ${databaseSslModes.join(', ')}`),
+  ),
+  DATABASE_CA_FILE: v.optional(certificatesFile),
   REDIS_URL: v.optional(url(['redis:', 'rediss:'], 'redis:// or rediss://')),
+  REDIS_CA_FILE: v.optional(certificatesFile),
   S3_BUCKET: v.optional(
     v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name')),
   ),
@@ -74,6 +91,7 @@ export const envSchema = v.object({
   S3_FORCE_PATH_STYLE: v.optional(boolean, 'false'),
   S3_ACCESS_KEY_ID: v.optional(v.string()),
   S3_SECRET_ACCESS_KEY: v.optional(v.string()),
+  S3_CA_FILE: v.optional(certificatesFile),
   FILE_URL_TTL_SECONDS: v.optional(integer(30, 7 * 24 * 3600), '900'),
   OLCHAT_ENCRYPTION_KEYS: v.optional(keyRing),
   LOG_LEVEL: v.optional(v.picklist(logLevels, `must be one of ${logLevels.join(', ')}`), 'info'),
@@ -81,7 +99,26 @@ export const envSchema = v.object({
   BITRIX_CLIENT_SECRET: v.optional(v.pipe(v.string(), v.minLength(8, 'too short for a client secret'))),
   OLCHAT_ALLOW_HTTP_PORTALS: v.optional(boolean, 'false'),
   SANDBOX_URL: v.optional(url(['http:', 'https:'], 'http(s)://')),
+  RETENTION_MESSAGES_DAYS: v.optional(integer(1, 3650), '90'),
+  RETENTION_LOGS_DAYS: v.optional(integer(1, 3650), '30'),
+  RETENTION_STALE_DAYS: v.optional(integer(1, 3650), '7'),
+  RETENTION_ANALYTICS_DAYS: v.optional(integer(1, 3650), '90'),
+  RETENTION_UNDELIVERED_DAYS: v.optional(integer(1, 3650), '7'),
+  OLCHAT_BACKUP_DIR: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  BACKUP_RETENTION_DAYS: v.optional(integer(1, 3650), '30'),
   OLCHAT_ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(24, 'must be at least 24 characters'))),
+  MAX_API_URL: v.optional(url(['http:', 'https:'], 'http(s)://'), 'https://platform-api2.max.ru'),
+  MAX_CA_FILE: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  MAX_MODE: v.optional(v.picklist(maxModes, `must be one of ${maxModes.join(', ')}`), 'auto'),
+  TELEGRAM_API_ID: v.optional(integer(1, 2_147_483_647)),
+  TELEGRAM_API_HASH: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/i, 'expected 32 hex characters'))),
+  TELEGRAM_DEVICE_MODEL: v.optional(deviceText, 'Olchat'),
+  TELEGRAM_SYSTEM_VERSION: v.optional(deviceText, 'Linux'),
+  TELEGRAM_APP_VERSION: v.optional(deviceText),
+  TELEGRAM_LANG_CODE: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z]{2}$/, 'expected a two-letter language code')),
+    'ru',
+  ),
 })
 
 export type Env = v.InferOutput<typeof envSchema>
@@ -99,9 +136,20 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     description: 'HTTP port; 0 picks a free one (logged at start)',
   },
   HOST: { format: 'address', default: '0.0.0.0', description: 'Address the HTTP server binds to' },
+  HTTPS_CERT_FILE: {
+    format: 'path to a PEM file',
+    default: 'plain HTTP',
+    description:
+      'Certificate (leaf first, then its chain) for serving HTTPS on `PORT` itself, instead of HTTP; set together with `HTTPS_KEY_FILE`',
+  },
+  HTTPS_KEY_FILE: {
+    format: 'path to a PEM file',
+    default: '—',
+    description: 'Unencrypted private key of `HTTPS_CERT_FILE` (checked to match it at start)',
+  },
   OLCHAT_PUBLIC_URL: {
     format: 'http(s):// URL',
-    default: 'http://localhost:PORT',
+    default: 'http(s)://localhost:PORT',
     description: 'Address Bitrix24 and browsers use to reach Olchat (handlers, signed file links)',
   },
   OLCHAT_DATA_DIR: {
@@ -112,17 +160,35 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
   DATABASE_URL: {
     format: 'postgres:// URL',
     default: 'embedded PGlite',
-    description: 'PostgreSQL server; add `?sslmode=require` (or `verify-full`) for TLS',
+    description: 'PostgreSQL server; its `sslmode` parameter is honoured like `DATABASE_SSL_MODE`',
   },
   DATABASE_POOL_MAX: {
     format: '1–100',
     default: '10',
     description: 'Connections in the pool (real PostgreSQL only; embedded uses one)',
   },
+  DATABASE_SSL_MODE: {
+    format: databaseSslModes.join(' \\| '),
+    default: 'disable (verify-full with a CA file)',
+    description:
+      "TLS to PostgreSQL, as libpq's `sslmode`: `require` encrypts without checking the certificate, `verify-full` " +
+      'also checks its CA and host name. May instead be `sslmode` in `DATABASE_URL`; both set must agree',
+  },
+  DATABASE_CA_FILE: {
+    format: 'path to a PEM file',
+    default: 'built-in roots',
+    description:
+      'CA certificates trusted for the PostgreSQL server instead of the built-in roots (verify modes only)',
+  },
   REDIS_URL: {
     format: 'redis:// or rediss:// URL',
     default: 'in-process cache',
     description: 'Redis for the cache and locks; `rediss://` for TLS',
+  },
+  REDIS_CA_FILE: {
+    format: 'path to a PEM file',
+    default: 'built-in roots',
+    description: 'CA certificates trusted for a `rediss://` server instead of the built-in roots',
   },
   S3_BUCKET: {
     format: 'bucket name',
@@ -150,6 +216,11 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     default: '—',
     description: 'S3 secret access key (set together with `S3_ACCESS_KEY_ID`)',
   },
+  S3_CA_FILE: {
+    format: 'path to a PEM file',
+    default: '—',
+    description: 'Extra CA certificates trusted for an `https://` `S3_ENDPOINT`, added to the built-in roots',
+  },
   FILE_URL_TTL_SECONDS: {
     format: '30–604800',
     default: '900',
@@ -175,6 +246,44 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     default: '—',
     description: 'Client secret of the Marketplace app (set together with `BITRIX_CLIENT_ID`)',
   },
+  RETENTION_MESSAGES_DAYS: {
+    format: '1–3650',
+    default: '90',
+    description: 'R3: days message metadata is kept (whole days are dropped as partitions)',
+  },
+  RETENTION_LOGS_DAYS: {
+    format: '1–3650',
+    default: '30',
+    description: 'R5: days stored logs are kept (finished Bitrix24 events, audit entries)',
+  },
+  RETENTION_STALE_DAYS: {
+    format: '1–3650',
+    default: '7',
+    description:
+      'R6: days after the stale mark until stale contacts (and their avatars) and chat mappings go',
+  },
+  RETENTION_ANALYTICS_DAYS: {
+    format: '1–3650',
+    default: '90',
+    description: 'R7: days of daily analytics kept (rolling history)',
+  },
+  RETENTION_UNDELIVERED_DAYS: {
+    format: '1–3650',
+    default: '7',
+    description:
+      'R8: days an undeliverable body or file is kept at most (dead letters, waiting events), and finished relay jobs',
+  },
+  OLCHAT_BACKUP_DIR: {
+    format: 'directory',
+    default: 'DATA_DIR/backups',
+    description: 'Where `npm run olchat -- backup create` writes encrypted backups (P4)',
+  },
+  BACKUP_RETENTION_DAYS: {
+    format: '1–3650',
+    default: '30',
+    description:
+      'P4: days a backup is kept; older ones are deleted by `backup prune` and every `backup create`, so deleted data does not live on in them',
+  },
   SANDBOX_URL: {
     format: 'http(s):// URL',
     default: 'off',
@@ -187,6 +296,58 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     description:
       'First support token for the admin API (`Authorization: Bearer …`); stored hashed at start. Generate with ' +
       '`openssl rand -base64 32`',
+  },
+  MAX_API_URL: {
+    format: 'http(s):// URL',
+    default: 'https://platform-api2.max.ru',
+    description: 'MAX Bot API base URL (an emulator in tests)',
+  },
+  MAX_CA_FILE: {
+    format: 'path to a PEM file',
+    default: '—',
+    description:
+      'Extra CA certificates trusted for MAX (the Russian Trusted Root CA MAX asks clients to trust), added to the built-in roots',
+  },
+  MAX_MODE: {
+    format: maxModes.join(' \\| '),
+    default: 'auto',
+    description:
+      'How MAX updates arrive: `webhook` (MAX calls `OLCHAT_PUBLIC_URL/max/webhook/<account>`; needs public HTTPS on 443), ' +
+      '`polling` (long polling, ≤ 2 req/s; for installations without a public address), `auto` = webhook when ' +
+      '`OLCHAT_PUBLIC_URL` is https on port 443, else polling',
+  },
+  TELEGRAM_API_ID: {
+    format: 'number',
+    default: 'Telegram off',
+    description:
+      'Telegram app id from my.telegram.org (set together with `TELEGRAM_API_HASH`); enables the Telegram connector',
+  },
+  TELEGRAM_API_HASH: {
+    format: '32 hex characters',
+    default: '—',
+    description: 'Telegram app hash from my.telegram.org (set together with `TELEGRAM_API_ID`)',
+  },
+  TELEGRAM_DEVICE_MODEL: {
+    format: 'text ≤ 64',
+    default: 'Olchat',
+    description:
+      "Device name shown in the account's Telegram sessions. This and the three below are stored with each " +
+      'account at login and reused on every connect, so a later change applies to new logins only',
+  },
+  TELEGRAM_SYSTEM_VERSION: {
+    format: 'text ≤ 64',
+    default: 'Linux',
+    description: 'System version shown in the Telegram sessions list',
+  },
+  TELEGRAM_APP_VERSION: {
+    format: 'text ≤ 64',
+    default: "Olchat's version",
+    description: 'App version shown in the Telegram sessions list',
+  },
+  TELEGRAM_LANG_CODE: {
+    format: 'two letters',
+    default: 'ru',
+    description: 'Language code sent to Telegram (service messages, login code texts)',
   },
   OLCHAT_ALLOW_HTTP_PORTALS: {
     format: 'true / false',

@@ -1,7 +1,8 @@
 /**
  * @module The long-running work of one process beside the HTTP server: the lease keeper (which accounts run
- * here), the actor system (supervisor, one account actor each, with its relay), the Bitrix24 inbox worker and
- * the portal sender, and the wake-ups between processes (LISTEN/NOTIFY, in-process when embedded).
+ * here), the actor system (supervisor, one account actor each, with its relay, and the retention actor), the
+ * Bitrix24 inbox worker and the portal sender, and the wake-ups between processes (LISTEN/NOTIFY, in-process
+ * when embedded).
  *
  * Start: sender → supervisor → keeper; the keeper's `onAcquired` loads the account and sends `account.start`,
  * `onLost` sends `account.release` and waits for the client's connection to close. Stop: the keeper first
@@ -30,6 +31,8 @@ import { PortalSender } from '../bitrix/portal-sender/portal-sender.ts'
 import type { AccountControl } from '../http/admin/deps.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Metrics } from '../metrics.ts'
+import type { RetentionPeriods } from '../retention/periods.ts'
+import { Retention } from '../retention/retention.ts'
 import { LeaseKeeper, type LeaseKeeperOptions, type LostReason } from './lease-keeper.ts'
 import type { Services } from './services.ts'
 
@@ -53,6 +56,7 @@ export function startBackground({
   fileUrlTtlSeconds,
   connectors,
   leases,
+  retentionPeriods,
 }: {
   services: Services
   repos: Repositories
@@ -62,6 +66,8 @@ export function startBackground({
   fileUrlTtlSeconds: number
   connectors: ConnectorRegistry
   leases?: LeaseKeeperOptions
+  /** Days per retention rule (config `RETENTION_*_DAYS`); the defaults of PRIVACY.md when absent. */
+  retentionPeriods?: RetentionPeriods
 }): Background {
   const instanceId = newInstanceId()
   const notifier = createNotifier(services.db)
@@ -103,7 +109,23 @@ export function startBackground({
         .catch((error: unknown) => accountLog.warn({ err: error, accountId }, 'lease release failed'))
     },
   })
+  const retentionLog = log.child({ component: 'retention' })
+  const retention = new Retention({
+    sql: services.db.sql,
+    repos,
+    files: services.files,
+    cache: services.cache,
+    periods: retentionPeriods,
+    fileTtlMs: fileUrlTtlSeconds * 1000,
+    // R5 of the audit log belongs to its module, which keeps the chain's anchor.
+    purgeAuditLog: (cutoff) => repos.auditLog.purgeOlderThan(cutoff),
+    log: retentionLog,
+  })
   const supervisor = startSupervisor({
+    retention: {
+      sweepDue: () => retention.runDue(),
+      onError: (error) => retentionLog.error({ err: error }, 'retention round failed; retried'),
+    },
     partitions: {
       ensurePartitions: () => repos.messages.ensurePartitionsAround(new Date()),
       onError: (error) => log.error({ err: error }, 'message partition maintenance failed'),

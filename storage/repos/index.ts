@@ -16,9 +16,11 @@ import { DataRequestRepository } from './data-requests.ts'
 import { type DeliveryOptions, DeliveryRepository } from './deliveries.ts'
 import { InboundEventRepository } from './inbound-events.ts'
 import { LineRepository } from './lines.ts'
+import { MaxUpdateRepository } from './max-updates.ts'
 import { MessageRepository } from './messages.ts'
 import { PortalRepository } from './portals.ts'
 import { RetentionDeadlineRepository } from './retention-deadlines.ts'
+import { TelegramSessionRepository } from './telegram-sessions.ts'
 
 export interface RepositoryOptions {
   deliveries?: DeliveryOptions
@@ -40,6 +42,8 @@ export function createRepositories(sql: Sql, secrets: SecretBox, options: Reposi
     inboundEvents: new InboundEventRepository(sql, secrets),
     analytics: new AnalyticsRepository(sql),
     retentionDeadlines: new RetentionDeadlineRepository(sql),
+    maxUpdates: new MaxUpdateRepository(sql, secrets),
+    telegramSessions: new TelegramSessionRepository(sql, secrets),
   }
 }
 
