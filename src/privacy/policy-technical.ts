@@ -54,6 +54,8 @@ export const technicalData: PrivacyPolicy['technical'] = {
         'attempts',
         'available_at',
         'locked_until',
+        'claimed_by',
+        'claimed_at',
         'last_error',
         'created_at',
         'expires_at',

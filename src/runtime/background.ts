@@ -57,6 +57,7 @@ export function startBackground({
   connectors,
   leases,
   retentionPeriods,
+  instanceId = newInstanceId(),
 }: {
   services: Services
   repos: Repositories
@@ -68,8 +69,9 @@ export function startBackground({
   leases?: LeaseKeeperOptions
   /** Days per retention rule (config `RETENTION_*_DAYS`); the defaults of PRIVACY.md when absent. */
   retentionPeriods?: RetentionPeriods
+  /** This process's id; give the same one to the repositories (`deliveries.claimer`). */
+  instanceId?: string
 }): Background {
-  const instanceId = newInstanceId()
   const notifier = createNotifier(services.db)
   const accountLog = log.child({ component: 'accounts' })
   const publish = (channel: string, payload?: string) =>

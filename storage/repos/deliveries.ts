@@ -26,6 +26,9 @@ export interface Delivery {
   attempts: number
   availableAt: Date
   lockedUntil: Date | null
+  /** Instance id of the claimer while in flight (when the repository was given one). */
+  claimedBy: string | null
+  claimedAt: Date | null
   lastError: string | null
   createdAt: Date
   expiresAt: Date
@@ -57,6 +60,13 @@ export type ClaimScope =
 export interface DeliveryOptions {
   /** Attempts after which a failing row is dead-lettered. @default 10 */
   maxAttempts?: number
+  /**
+   * This process's instance id (`instances.id`), written on every row it claims, so its claims go back to
+   * the queue soon after it dies (`requeueExpiredLocks`) instead of when their lock runs out.
+   */
+  claimer?: string
+  /** An instance whose heartbeat is older than this is dead, and so are its claims. @default 20 s (the lease TTL) */
+  claimerDeadAfterMs?: number
 }
 
 export class DeliveryNotFoundError extends NotFoundError {
@@ -73,13 +83,17 @@ const MAX_ERROR_LENGTH = 2000
 
 export class DeliveryRepository {
   readonly maxAttempts: number
+  readonly claimer: string | null
+  readonly claimerDeadAfterMs: number
 
   constructor(
     private readonly sql: Sql,
     private readonly secrets: SecretBox,
-    { maxAttempts = 10 }: DeliveryOptions = {},
+    { maxAttempts = 10, claimer, claimerDeadAfterMs = 20_000 }: DeliveryOptions = {},
   ) {
     this.maxAttempts = maxAttempts
+    this.claimer = claimer ?? null
+    this.claimerDeadAfterMs = claimerDeadAfterMs
   }
 
   /** Adds a job once. A repeated idempotency key returns the existing row with `created: false`. */
@@ -176,7 +190,8 @@ export class DeliveryRepository {
         )
       )
       update deliveries u
-      set status = 'in_flight', locked_until = now() + ${lockMs}::float8 * interval '1 millisecond'
+      set status = 'in_flight', locked_until = now() + ${lockMs}::float8 * interval '1 millisecond',
+        claimed_by = ${this.claimer}, claimed_at = case when ${this.claimer}::text is null then null else now() end
       from ready
       where u.id = ready.id
       returning u.*`
@@ -197,7 +212,7 @@ export class DeliveryRepository {
     if (ids.length === 0) return 0
     const result = await db`
       update deliveries set
-        status = 'pending', locked_until = null,
+        status = 'pending', locked_until = null, claimed_by = null, claimed_at = null,
         available_at = coalesce(${availableAt ?? null}::timestamptz, available_at),
         last_error = coalesce(${error?.slice(0, MAX_ERROR_LENGTH) ?? null}, last_error)
       where id = any(${db.array(ids)}::bigint[]) and status = 'in_flight'`
@@ -223,7 +238,7 @@ export class DeliveryRepository {
   async complete(id: string, db: Queryable = this.sql): Promise<boolean> {
     const result = await db`
       update deliveries set
-        status = 'done', payload_enc = null, locked_until = null, last_error = null, finished_at = now()
+        status = 'done', payload_enc = null, locked_until = null, claimed_by = null, claimed_at = null, last_error = null, finished_at = now()
       where id = ${id} and status in ('pending', 'in_flight')`
     return result.count > 0
   }
@@ -245,7 +260,7 @@ export class DeliveryRepository {
         status = case when next.dead then 'dead' else 'pending' end,
         finished_at = case when next.dead then now() end,
         available_at = case when next.dead then d.available_at else ${retryAt} end,
-        locked_until = null
+        locked_until = null, claimed_by = null, claimed_at = null
       from next
       where d.id = next.id
       returning d.status`
@@ -254,23 +269,61 @@ export class DeliveryRepository {
   }
 
   /**
-   * Rows whose claimer vanished (lock expired) go back to pending; the lost attempt counts, so a body that
-   * crashes its worker every time is dead-lettered in the end. @returns how many rows were released.
+   * Rows whose claimer vanished go back to pending: their lock expired, or the instance that claimed them
+   * stopped heartbeating (killed or frozen) at least `claimerDeadAfterMs` ago and claimed them before that.
+   * The lost attempt counts, so a body that crashes its worker every time is dead-lettered in the end.
+   * @returns how many rows were released.
    */
   async requeueExpiredLocks(db: Queryable = this.sql): Promise<number> {
+    const deadAfter = `${this.claimerDeadAfterMs} milliseconds`
     const result = await db`
       update deliveries d set
         attempts = d.attempts + 1,
         status = case when dead then 'dead' else 'pending' end,
         finished_at = case when dead then now() end,
         last_error = coalesce(d.last_error, 'lock expired'),
-        locked_until = null
+        locked_until = null, claimed_by = null, claimed_at = null
       from (
         select id, (attempts + 1 >= ${this.maxAttempts} or expires_at <= now()) as dead
-        from deliveries where status = 'in_flight' and locked_until < now()
+        from deliveries d
+        where status = 'in_flight' and (locked_until < now() or (
+          claimed_by is not null and claimed_at < now() - ${deadAfter}::interval
+          and not exists (
+            select 1 from instances i where i.id = d.claimed_by and i.heartbeat_at > now() - ${deadAfter}::interval
+          )))
         for update skip locked
       ) expired
       where d.id = expired.id`
+    return result.count
+  }
+
+  /**
+   * Rows this process claimed for one account and direction and still holds although no drain of it is
+   * running (a drain that died half-way, e.g. when the database went away): back to pending at once rather
+   * than when their lock runs out. Only a caller that runs one drain per account and direction at a time
+   * may call it, before claiming. The attempt counts (the send may have happened). @returns how many.
+   */
+  async releaseOwnClaims(
+    accountId: string,
+    direction: DeliveryDirection,
+    db: Queryable = this.sql,
+  ): Promise<number> {
+    if (this.claimer === null) return 0
+    const result = await db`
+      update deliveries d set
+        attempts = d.attempts + 1,
+        status = case when dead then 'dead' else 'pending' end,
+        finished_at = case when dead then now() end,
+        last_error = coalesce(d.last_error, 'in doubt: drain interrupted'),
+        locked_until = null, claimed_by = null, claimed_at = null
+      from (
+        select id, (attempts + 1 >= ${this.maxAttempts} or expires_at <= now()) as dead
+        from deliveries
+        where claimed_by = ${this.claimer} and account_id = ${accountId} and direction = ${direction}
+          and status = 'in_flight'
+        for update skip locked
+      ) orphan
+      where d.id = orphan.id`
     return result.count
   }
 
@@ -302,7 +355,7 @@ export class DeliveryRepository {
       update deliveries set
         status = 'dead', attempts = attempts + 1, last_error = ${reason.slice(0, MAX_ERROR_LENGTH)},
         payload_enc = case when ${dropBody} then null else payload_enc end,
-        finished_at = now(), locked_until = null
+        finished_at = now(), locked_until = null, claimed_by = null, claimed_at = null
       where id = ${id} and status in ('pending', 'in_flight')`
     return result.count > 0
   }

@@ -313,6 +313,69 @@ describe('DeliveryRepository: outcome', () => {
     expect(await repos.deliveries.get(a2!.delivery.id)).toMatchObject({ status: 'pending', attempts: 1 })
   })
 
+  test('requeueExpiredLocks releases claims of a dead instance long before their lock runs out', async () => {
+    await reset()
+    const deadAfterMs = 200
+    const claimer = (instance: string) =>
+      repositories(db.sql, { deliveries: { claimer: instance, claimerDeadAfterMs: deadAfterMs } }).deliveries
+    const live = claimer('instance-live')
+    const dead = claimer('instance-dead')
+    await repos.accountLeases.heartbeat('instance-live')
+    await repos.accountLeases.heartbeat('instance-dead')
+    const [a1, b1] = await repos.deliveries.enqueueMany([job(chatA), job(chatB)])
+    const [liveRow] = await live.claim({ accountId }, 1, 600_000)
+    const [deadRow] = await dead.claim({ accountId }, 1, 600_000)
+    expect([liveRow?.id, deadRow?.id]).toEqual([a1!.delivery.id, b1!.delivery.id])
+    expect(deadRow).toMatchObject({ status: 'in_flight', claimedBy: 'instance-dead' })
+    // Both instances alive: nothing moves even after the grace period.
+    await Bun.sleep(deadAfterMs + 50)
+    await repos.accountLeases.heartbeat('instance-live')
+    await repos.accountLeases.heartbeat('instance-dead')
+    expect(await live.requeueExpiredLocks()).toBe(0)
+    // The dead one stops heartbeating; the live one goes on.
+    await Bun.sleep(deadAfterMs + 50)
+    await repos.accountLeases.heartbeat('instance-live')
+    expect(await live.requeueExpiredLocks()).toBe(1)
+    expect(await repos.deliveries.get(b1!.delivery.id)).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      claimedBy: null,
+      claimedAt: null,
+    })
+    expect(await repos.deliveries.get(a1!.delivery.id)).toMatchObject({
+      status: 'in_flight',
+      claimedBy: 'instance-live',
+    })
+    // Finishing a row clears its claimer.
+    await live.complete(a1!.delivery.id)
+    expect(await repos.deliveries.get(a1!.delivery.id)).toMatchObject({ status: 'done', claimedBy: null })
+  })
+
+  test("releaseOwnClaims takes back only this claimer's rows of one account and direction", async () => {
+    await reset()
+    const mine = repositories(db.sql, { deliveries: { claimer: 'instance-me' } }).deliveries
+    const theirs = repositories(db.sql, { deliveries: { claimer: 'instance-other' } }).deliveries
+    const other = await seedAccount(repos)
+    const [a1, b1, m1, o1] = await repos.deliveries.enqueueMany([
+      job(chatA),
+      job(chatB),
+      job(chatA, { direction: 'to_messenger' }),
+      job(null, { accountId: other.id }),
+    ])
+    await theirs.claim({ accountId, direction: 'to_portal' }, 1)
+    await mine.claim({ accountId, direction: 'to_portal' }, 5)
+    await mine.claim({ accountId, direction: 'to_messenger' }, 5)
+    await mine.claim({ accountId: other.id }, 5)
+    expect(await mine.releaseOwnClaims(accountId, 'to_portal')).toBe(1)
+    expect(await repos.deliveries.get(b1!.delivery.id)).toMatchObject({ status: 'pending', attempts: 1 })
+    expect(await repos.deliveries.get(a1!.delivery.id)).toMatchObject({ claimedBy: 'instance-other' })
+    for (const untouched of [m1, o1]) {
+      expect(await repos.deliveries.get(untouched!.delivery.id)).toMatchObject({ status: 'in_flight' })
+    }
+    // A repository without a claimer never guesses.
+    expect(await repos.deliveries.releaseOwnClaims(accountId, 'to_messenger')).toBe(0)
+  })
+
   test('R8: expire ends rows past their 7 days (pending and dead letters) with only metadata kept', async () => {
     await reset()
     const old = await repos.deliveries.enqueue(job(chatA, { expiresAt: new Date(Date.now() - 1000) }))
