@@ -6,6 +6,7 @@
  * repeats a send the messenger drops: exactly once on the messenger side.
  */
 
+import { retryOnConnectionLoss } from '../../storage/connection-loss.ts'
 import type { Sql, Tx } from '../../storage/db.ts'
 import type { Chat } from '../../storage/repos/chats.ts'
 import type { Delivery } from '../../storage/repos/deliveries.ts'
@@ -151,6 +152,10 @@ export class OutboundRelay {
 
   async #loop(): Promise<DrainResult> {
     const result: DrainResult = { status: 'idle', done: 0, released: 0, failed: 0, dead: 0 }
+    // Rows an earlier drain of ours left claimed (it died with the database): ours to send again now.
+    const orphans = await this.#deps.repos.deliveries.releaseOwnClaims(this.accountId, 'to_messenger')
+    if (orphans > 0)
+      this.#deps.log?.warn({ accountId: this.accountId, rows: orphans }, 'interrupted drain: rows back')
     for (;;) {
       this.#again = false
       const halted = this.#halted()
@@ -283,25 +288,29 @@ export class OutboundRelay {
       originId: payload.im.message_id,
       sentAt: row.createdAt,
     }
-    await sql.begin(async (tx) => {
-      const targetId = sent.messageIds[0]
-      await repos.messages.recordOutbound({ ...ref, chatId: chat.id, targetId }, tx)
-      await repos.messages.markDelivered(ref, { targetId, at: new Date(this.#now()) }, tx)
-      await repos.deliveries.enqueue(
-        {
-          accountId: this.accountId,
-          chatId: chat.id,
-          direction: 'to_portal',
-          kind: 'status',
-          idempotencyKey: statusKey(row.idempotencyKey),
-          payload: status,
-        },
-        tx,
-      )
-      if (chat.portalChatId === null) await repos.chats.setPortalChatId(chat.id, payload.im.chat_id, tx)
-      await repos.chats.touch(chat.id, sent.timestamp, tx)
-      await repos.deliveries.complete(row.id, tx)
-    })
+    // Sent: recording it must outlive a database restart, or the message goes out again (harmless where the
+    // messenger dedups on the client id, but it is a wasted send and a stalled chat meanwhile).
+    await this.#afterRemote(() =>
+      sql.begin(async (tx) => {
+        const targetId = sent.messageIds[0]
+        await repos.messages.recordOutbound({ ...ref, chatId: chat.id, targetId }, tx)
+        await repos.messages.markDelivered(ref, { targetId, at: new Date(this.#now()) }, tx)
+        await repos.deliveries.enqueue(
+          {
+            accountId: this.accountId,
+            chatId: chat.id,
+            direction: 'to_portal',
+            kind: 'status',
+            idempotencyKey: statusKey(row.idempotencyKey),
+            payload: status,
+          },
+          tx,
+        )
+        if (chat.portalChatId === null) await repos.chats.setPortalChatId(chat.id, payload.im.chat_id, tx)
+        await repos.chats.touch(chat.id, sent.timestamp, tx)
+        await repos.deliveries.complete(row.id, tx)
+      }),
+    )
     await this.#markCustomerRead(chat)
   }
 
@@ -354,9 +363,21 @@ export class OutboundRelay {
     payload: OperatorPayload,
     update: (ref: { accountId: string; direction: 'out'; originId: string }, tx: Tx) => Promise<unknown>,
   ): Promise<void> {
-    await this.#deps.sql.begin(async (tx) => {
-      await update({ accountId: this.accountId, direction: 'out', originId: payload.im.message_id }, tx)
-      await this.#deps.repos.deliveries.complete(row.id, tx)
+    await this.#afterRemote(() =>
+      this.#deps.sql.begin(async (tx) => {
+        await update({ accountId: this.accountId, direction: 'out', originId: payload.im.message_id }, tx)
+        await this.#deps.repos.deliveries.complete(row.id, tx)
+      }),
+    )
+  }
+
+  /** Writes the outcome of something the messenger already did, riding out a lost database connection. */
+  #afterRemote<T>(write: () => Promise<T>): Promise<T> {
+    return retryOnConnectionLoss(write, {
+      onRetry: (error, attempt) => {
+        if (attempt === 1)
+          this.#deps.log?.warn({ accountId: this.accountId, err: error }, 'database lost, retrying')
+      },
     })
   }
 }

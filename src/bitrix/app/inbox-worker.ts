@@ -4,6 +4,8 @@
  * the repository's `maxAttempts`, then the row is given up and its body dropped. When a row of one Open Lines
  * chat fails, the later rows of that chat in the same batch are handed back, so order holds.
  */
+import { retryOnConnectionLoss } from '../../../storage/connection-loss.ts'
+import type { InboundEvent as InboxRow } from '../../../storage/repos/inbound-events.ts'
 import { PortalInactiveError } from '../api.ts'
 import type { BitrixAppDeps } from './deps.ts'
 import { runEventAction } from './event-actions.ts'
@@ -32,35 +34,67 @@ function describe(error: unknown): string {
 
 export function createInboxProcessor(
   deps: BitrixAppDeps,
-  { leaseMs = 120_000 }: { leaseMs?: number } = {},
+  // An event's action is database work and a few portal calls, all idempotent: a short lease lets another
+  // instance take over soon after one dies, and a rare overlap only repeats idempotent work.
+  { leaseMs = 30_000 }: { leaseMs?: number } = {},
 ): InboxProcessor {
   return {
     async processPending(limit = 20) {
       const rows = await deps.inbox.claim(limit, leaseMs)
       const blocked = new Set<string>()
-      for (const row of rows) {
-        const chain = row.orderKey === null ? null : `${row.portalId}|${row.orderKey}`
-        if (chain !== null && blocked.has(chain)) {
-          await deps.inbox.release(row.id)
-          continue
-        }
-        try {
-          // A worker that died mid-way already spent these attempts (the lease lapsed each time).
-          if (row.attempts > deps.inbox.maxAttempts) throw new Error('lease lapsed too often')
-          const portal = await deps.repos.portals.get(row.portalId)
-          const note = await runEventAction(deps, portal, row.id, row.payload as StoredEvent)
-          await deps.inbox.complete(row.id, note)
-        } catch (error) {
-          const permanent = error instanceof PortalInactiveError || row.attempts > deps.inbox.maxAttempts
-          const status = await deps.inbox
-            .fail(row.id, describe(error), backoffMs(row.attempts), { permanent })
-            .catch(() => 'gone')
-          if (chain !== null) blocked.add(chain)
-          deps.log.warn({ err: error, inboxId: row.id, event: row.event, status }, 'Bitrix24 event failed')
-        }
+      // Rows whose fate was written; the others (the database went away mid-pass) are handed back below.
+      const settled = new Set<string>()
+      try {
+        await processRows(rows, blocked, settled)
+      } finally {
+        await giveBack(rows.filter((row) => !settled.has(row.id)))
       }
       return rows.length
     },
+  }
+
+  async function processRows(rows: InboxRow[], blocked: Set<string>, settled: Set<string>) {
+    for (const row of rows) {
+      const chain = row.orderKey === null ? null : `${row.portalId}|${row.orderKey}`
+      if (chain !== null && blocked.has(chain)) {
+        await deps.inbox.release(row.id)
+        settled.add(row.id)
+        continue
+      }
+      try {
+        // A worker that died mid-way already spent these attempts (the lease lapsed each time).
+        if (row.attempts > deps.inbox.maxAttempts) throw new Error('lease lapsed too often')
+        const portal = await deps.repos.portals.get(row.portalId)
+        const note = await runEventAction(deps, portal, row.id, row.payload as StoredEvent)
+        await deps.inbox.complete(row.id, note)
+        settled.add(row.id)
+      } catch (error) {
+        const permanent = error instanceof PortalInactiveError || row.attempts > deps.inbox.maxAttempts
+        const status = await deps.inbox
+          .fail(row.id, describe(error), backoffMs(row.attempts), { permanent })
+          .then((status) => {
+            settled.add(row.id)
+            return status
+          })
+          .catch(() => 'gone')
+        if (chain !== null) blocked.add(chain)
+        deps.log.warn({ err: error, inboxId: row.id, event: row.event, status }, 'Bitrix24 event failed')
+      }
+    }
+  }
+
+  /**
+   * Without this a row claimed in a pass that lost the database would wait out its lease, and every later
+   * event of its chat behind it. Waits for the database to come back; the row's attempt does not count.
+   */
+  async function giveBack(rows: InboxRow[]) {
+    if (rows.length === 0) return
+    deps.log.warn({ rows: rows.length }, 'inbox pass interrupted: events handed back')
+    await retryOnConnectionLoss(async () => {
+      for (const row of rows) await deps.inbox.release(row.id)
+    }).catch((error: unknown) =>
+      deps.log.error({ err: error }, 'inbox: events not handed back (lease lapses)'),
+    )
   }
 }
 

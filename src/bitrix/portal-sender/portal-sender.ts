@@ -149,6 +149,10 @@ export class PortalSender {
     // No line binding: leave the rows pending, attempts untouched, until the account is bound again.
     if (!target) return { ...result, status: 'unbound' }
     const { batchSize, lockMs, maxRoundsPerTurn } = this.options
+    // Rows an earlier drain of ours left claimed (it died half-way, e.g. with the database): in doubt, resent.
+    const orphans = await this.#deps.repos.deliveries.releaseOwnClaims(accountId, 'to_portal')
+    if (orphans > 0)
+      this.#log.warn({ accountId, rows: orphans }, 'portal sender: interrupted drain, rows back')
     for (let round = 0; ; round++) {
       if (this.#stopping) return { ...result, status: 'stopped' }
       if (this.#pauses.isPaused(target.portalId)) return { ...result, status: 'paused' }
