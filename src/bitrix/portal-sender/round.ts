@@ -4,6 +4,7 @@
  * is applied in one transaction. A row that fails holds the later rows of its chat for the rest of the
  * round (they go back untouched), so a chat never overtakes its own failed row.
  */
+import { retryOnConnectionLoss } from '../../../storage/connection-loss.ts'
 import { ChatNotFoundError } from '../../../storage/repos/chats.ts'
 import type { Queryable } from '../../../storage/repos/common.ts'
 import type { Delivery, DeliveryKind } from '../../../storage/repos/deliveries.ts'
@@ -163,31 +164,67 @@ export class RoundSender {
   ): Promise<void> {
     const { deliveries, chats } = this.#deps.repos
     let delivered = 0
-    await this.#deps.sql.begin(async (tx) => {
-      const portalChats = new Map<string, string>()
-      for (const [index, entry] of sent.entries()) {
-        const outcome = outcomes[index]!
-        if (!outcome.ok) {
-          await this.#failRows([entry], `${method}: ${outcome.error}`, held, result, tx)
-          continue
-        }
-        await deliveries.complete(entry.row.id, tx)
-        if (kind === 'message') await this.#markDelivered(entry, tx)
-        if (outcome.portalChatId && entry.row.chatId) portalChats.set(entry.row.chatId, outcome.portalChatId)
-        delivered++
-      }
-      for (const [chatId, portalChatId] of portalChats) {
-        try {
-          await chats.setPortalChatId(chatId, portalChatId, tx)
-        } catch (error) {
-          // The chat was deleted meanwhile (its rows went with it): nothing to map.
-          if (!(error instanceof ChatNotFoundError)) throw error
-        }
-      }
-    })
-    // A failed commit leaves the rows in flight: their lock expires and they are resent (in doubt).
+    // The portal has these items now: the outcome must be written even across a database restart, or the
+    // rows would be sent again (duplicates: send.messages does not de-duplicate). A retried transaction
+    // starts over, so the counts start over with it.
+    const heldBefore = new Set(held)
+    const failedBefore = result.failed
+    await retryOnConnectionLoss(
+      () => {
+        delivered = 0
+        result.failed = failedBefore
+        held.clear()
+        for (const chatId of heldBefore) held.add(chatId)
+        return this.#deps.sql.begin(async (tx) => {
+          const portalChats = new Map<string, string>()
+          for (const [index, entry] of sent.entries()) {
+            const outcome = outcomes[index]!
+            if (!outcome.ok) {
+              await this.#failRows([entry], `${method}: ${outcome.error}`, held, result, tx)
+              continue
+            }
+            await deliveries.complete(entry.row.id, tx)
+            if (kind === 'message') await this.#markDelivered(entry, tx)
+            if (outcome.portalChatId && entry.row.chatId)
+              portalChats.set(entry.row.chatId, outcome.portalChatId)
+            delivered++
+          }
+          for (const [chatId, portalChatId] of portalChats) {
+            try {
+              await chats.setPortalChatId(chatId, portalChatId, tx)
+            } catch (error) {
+              // The chat was deleted meanwhile (its rows went with it): nothing to map.
+              if (!(error instanceof ChatNotFoundError)) throw error
+            }
+          }
+        })
+      },
+      {
+        onRetry: (error, attempt) => {
+          if (attempt === 1) this.#log.warn({ err: error, method }, 'portal sender: database lost, retrying')
+        },
+      },
+    )
+    // A commit that still failed leaves the rows claimed: the next drain takes them back (in doubt).
     this.#deps.metrics?.items.inc({ kind, outcome: 'delivered' }, delivered)
     result.delivered += delivered
+    if (kind === 'message') await this.#dropDeliveredFiles(sent.filter((_, index) => outcomes[index]!.ok))
+  }
+
+  /**
+   * R8: a file is kept only until delivered. The portal downloads every file inside the call (§5.8), so
+   * once it answered success our copy has served its purpose. A failed delete is logged; the retention
+   * sweep and the bucket's lifecycle rule remove what is left.
+   */
+  async #dropDeliveredFiles(delivered: Entry[]): Promise<void> {
+    for (const entry of delivered) {
+      const { message } = entry.payload as MessagePayload
+      for (const file of message.files ?? []) {
+        await this.#deps.files.delete(file.objectKey).catch((error: unknown) => {
+          this.#log.warn({ err: error, deliveryId: entry.row.id }, 'portal sender: delivered file not deleted')
+        })
+      }
+    }
   }
 
   /** The inbound message's metadata: delivered (R3 keeps it; the body is already gone with the row). */

@@ -68,6 +68,41 @@ test('files and avatars get a signed URL minted at send time; a retried row gets
   expect(await h.repos.deliveries.get(queued!.id)).toMatchObject({ status: 'done', payload: null })
 })
 
+/** Whether an object is there (the opened stream is closed at once). */
+async function stored(key: string): Promise<boolean> {
+  const body = await h.files.get(key)
+  body?.destroy()
+  return body !== undefined
+}
+
+test('R8: a delivered file leaves object storage once the portal has it; a failed one stays for the retry', async () => {
+  const [a] = h.chats
+  const photo = await putFile(h, 'kept-until-delivered.jpg')
+  const avatar = await putFile(h, 'avatar-kept.png')
+  const payload = messagePayload(a!, {
+    id: 'f-r8',
+    text: 'see the photo',
+    files: [{ objectKey: photo, name: 'photo.jpg', mime: 'image/jpeg' }],
+  })
+  await enqueue(h, [row(h, a!, 'message', { ...payload, user: { ...payload.user, pictureKey: avatar } })])
+  let failOnce = true
+  h.portal.failItem = () => {
+    if (!failOnce) return undefined
+    failOnce = false
+    return ['temporary trouble']
+  }
+  const sender = h.sender()
+  await sender.drainAccount(h.accountId)
+  expect(await stored(photo)).toBe(true)
+  h.clock.ms += 3_600_000
+  await makeDue(h)
+  await sender.drainAccount(h.accountId)
+  expect(h.portal.calls).toHaveLength(2)
+  expect(await stored(photo)).toBe(false)
+  // The avatar is contact data (I2, R2), not a file in transfer: it stays.
+  expect(await stored(avatar)).toBe(true)
+})
+
 test('files count against a per-call cap; a bad object key fails only its own row', async () => {
   const [a, b] = h.chats
   const key = await putFile(h, 'doc.pdf')
