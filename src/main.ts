@@ -8,6 +8,7 @@ import { Hono } from 'hono'
 import { DataDirInUseError } from '../storage/data-dir-lock.ts'
 import { LocalFileStore } from '../storage/files/local-file-store.ts'
 import { migrate } from '../storage/migrate.ts'
+import { newInstanceId } from '../storage/repos/account-leases.ts'
 import { createRepositories } from '../storage/repos/index.ts'
 import { createConnectorRegistry } from './accounts/connectors.ts'
 import { type BitrixAppDeps, createBitrixRoutes } from './bitrix/app/index.ts'
@@ -25,6 +26,7 @@ import { privacyFacts } from './privacy/privacy-page-facts.ts'
 import { createPrivacyPageRoutes } from './privacy/privacy-page-routes.ts'
 import { type Background, startBackground } from './runtime/background.ts'
 import { claimDataDir, openServices, publicUrlOf, type Services } from './runtime/services.ts'
+import { forgiveStraySocketErrors } from './runtime/stray-socket-errors.ts'
 import { version } from './version.ts'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
@@ -32,6 +34,7 @@ const SHUTDOWN_DEADLINE_MS = 10_000
 const config = loadConfigOrExit()
 
 const log = createLogger({ level: config.logLevel, base: { version } })
+forgiveStraySocketErrors(log)
 const metrics = createMetrics(version)
 
 let releaseDataDir: () => void
@@ -101,7 +104,9 @@ try {
     },
     migrated.applied.length > 0 ? 'migrations applied' : 'schema up to date',
   )
-  const repos = createRepositories(db.sql, services.keys)
+  // One id for this process start: leases and queue claims name it, so both die with the process.
+  const instanceId = newInstanceId()
+  const repos = createRepositories(db.sql, services.keys, { deliveries: { claimer: instanceId } })
   registerPortalStatusGauge(metrics.registry, db.sql)
   const bitrix: BitrixAppDeps = {
     sql: db.sql,
@@ -139,6 +144,8 @@ try {
     fileUrlTtlSeconds: config.fileUrlTtlSeconds,
     connectors,
     retentionPeriods: config.retention,
+    instanceId,
+    leases: config.maxAccounts === undefined ? undefined : { capacity: config.maxAccounts },
   })
   await ensureAdminToken(db.sql, config.adminToken)
   const running = background

@@ -52,6 +52,8 @@ export interface Config {
   backup: { dir: string; retentionDays: number }
   /** Plain first support token from the environment (hashed before it is stored). */
   adminToken: string | undefined
+  /** Most accounts this instance holds leases for (undefined: no limit). */
+  maxAccounts: number | undefined
   bitrix: {
     /** Marketplace app credentials; undefined when every portal is a local app with its own. */
     app: { clientId: string; clientSecret: string } | undefined
@@ -170,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retentionDays: e.BACKUP_RETENTION_DAYS,
     },
     adminToken: e.OLCHAT_ADMIN_TOKEN,
+    maxAccounts: e.OLCHAT_MAX_ACCOUNTS,
     bitrix: {
       app:
         e.BITRIX_CLIENT_ID && e.BITRIX_CLIENT_SECRET

@@ -119,6 +119,7 @@ export const envSchema = v.object({
     v.pipe(v.string(), v.regex(/^[a-z]{2}$/, 'expected a two-letter language code')),
     'ru',
   ),
+  OLCHAT_MAX_ACCOUNTS: v.optional(integer(1, 1_000_000)),
 })
 
 export type Env = v.InferOutput<typeof envSchema>
@@ -354,5 +355,11 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     default: 'false',
     description:
       'Accept `http://` portal and OAuth endpoints — only for emulators on loopback; never in production',
+  },
+  OLCHAT_MAX_ACCOUNTS: {
+    format: '1–1000000',
+    default: 'no limit',
+    description:
+      'Most messenger accounts this process runs; the others are left to the other instances on the same database',
   },
 }
