@@ -202,7 +202,7 @@ describe.skipIf(!runnable)('crash test: mixed burst through real processes', () 
   )
 
   test(
-    'Redis flushed mid-burst: nothing lost, no duplicates',
+    'S2: Redis flushed mid-burst: nothing lost, no duplicates',
     async () => {
       const world = await newWorld()
       const outcome = await runBurst(world, {

@@ -75,7 +75,7 @@ async function stored(key: string): Promise<boolean> {
   return body !== undefined
 }
 
-test('R8: a delivered file leaves object storage once the portal has it; a failed one stays for the retry', async () => {
+test('S3/R8: a delivered file leaves object storage once the portal has it; a failed one stays for the retry', async () => {
   const [a] = h.chats
   const photo = await putFile(h, 'kept-until-delivered.jpg')
   const avatar = await putFile(h, 'avatar-kept.png')
