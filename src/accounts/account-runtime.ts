@@ -17,6 +17,7 @@ import type { Repositories } from '../../storage/repos/index.ts'
 import type { MessengerClient } from '../bridge/client.ts'
 import { toAccountId, toRemoteUserId } from '../bridge/ids.ts'
 import type { Logger } from '../log/logger.ts'
+import type { Fence } from '../relay/fence.ts'
 import { RelayService, type RelayServiceOptions } from '../relay/relay-service.ts'
 import type { ConnectorRegistry } from './connectors.ts'
 import type { HealthWriter } from './health-writer.ts'
@@ -41,6 +42,8 @@ export interface AccountRuntimeDeps {
 
 interface Live {
   account: Account
+  /** The lease token this process holds the account with; every relay write checks it. */
+  fencingToken?: string
   client?: MessengerClient
   relay?: RelayService
   /** The relay drains only once the client is online. */
@@ -72,10 +75,10 @@ export class AccountRuntime {
    * Reads the account before its actor starts (`createInput` must not do I/O).
    * @returns what `account.start` carries, or undefined when no connector here can run the account.
    */
-  async prepare(accountId: string): Promise<AccountStart | undefined> {
+  async prepare(accountId: string, fencingToken?: string): Promise<AccountStart | undefined> {
     const account = await this.deps.repos.accounts.get(accountId)
     if (!this.deps.connectors.has(account.messenger)) return undefined
-    this.#live.set(accountId, { account, draining: false })
+    this.#live.set(accountId, { account, draining: false, fencingToken })
     return {
       accountId: toAccountId(accountId),
       login: {
@@ -103,6 +106,7 @@ export class AccountRuntime {
       client,
       account: live.account,
       notifySender: this.deps.notifySender,
+      fence: fenceOf(this.deps.repos, accountId, live.fencingToken),
       log,
       hooks: {
         onFloodWait: (seconds) =>
@@ -208,4 +212,9 @@ export class AccountRuntime {
       this.deps.log.warn({ err: error, accountId: live.account.id }, 'relay stop failed')
     })
   }
+}
+
+function fenceOf(repos: Repositories, accountId: string, token: string | undefined): Fence | undefined {
+  if (token === undefined) return undefined
+  return (tx) => repos.accountLeases.assertFence(accountId, token, tx)
 }

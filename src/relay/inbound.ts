@@ -29,6 +29,7 @@ import type {
   RemoteReadReceiptEvent,
 } from '../bridge/remote-event.ts'
 import type { Logger } from '../log/logger.ts'
+import type { Fence } from './fence.ts'
 import { removeObjects, storeInboundFiles } from './inbound-files.ts'
 import { inboundDeleteKey, inboundEditKey, inboundMessageKey, readKey } from './keys.ts'
 
@@ -38,6 +39,8 @@ export interface InboundDeps {
   files: FileStore
   /** Wakes the portal sender for the account (called after each commit that queued something). */
   notifySender(accountId: string): void
+  /** Checked first in every transaction (absent: an unfenced caller such as a test or a tool). */
+  fence?: Fence
   log?: Logger
   /** Ids of object keys (tests fix them); random UUIDs by default. */
   newId?: () => string
@@ -142,6 +145,7 @@ async function onMessage(
   let created: boolean
   try {
     created = await deps.sql.begin(async (tx) => {
+      await deps.fence?.(tx)
       const recorded = await deps.repos.messages.recordInbound(
         { accountId: account.id, chatId: chat.id, originId: event.messageId, sentAt: event.timestamp },
         tx,
@@ -204,6 +208,7 @@ async function onEdit(deps: InboundDeps, account: InboundAccount, event: RemoteE
     message: { id: event.messageId, text: event.text },
   }
   const created = await deps.sql.begin(async (tx) => {
+    await deps.fence?.(tx)
     const queued = await deps.repos.deliveries.enqueue(
       {
         accountId: account.id,
@@ -234,6 +239,7 @@ async function onDelete(deps: InboundDeps, account: InboundAccount, event: Remot
   const contact = chat.contactId === null ? undefined : await deps.repos.contacts.get(chat.contactId)
   const user = userRef(contact?.remoteId ?? chat.remoteChatId, contact)
   const created = await deps.sql.begin(async (tx) => {
+    await deps.fence?.(tx)
     let queued = false
     for (const message of messages) {
       const payload: DeletePayload = {
@@ -276,6 +282,7 @@ async function onRead(deps: InboundDeps, account: InboundAccount, event: RemoteR
     ...(chat.portalChatId ? { im: { chatId: chat.portalChatId, messageId: message.originId } } : {}),
   }
   const created = await deps.sql.begin(async (tx) => {
+    await deps.fence?.(tx)
     const newlyRead = await deps.repos.messages.markChatReadUntil(
       chat.id,
       'out',

@@ -8,6 +8,7 @@
 
 import { retryOnConnectionLoss } from '../../storage/connection-loss.ts'
 import type { Sql, Tx } from '../../storage/db.ts'
+import { LeaseLostError } from '../../storage/repos/account-leases.ts'
 import type { Chat } from '../../storage/repos/chats.ts'
 import type { Delivery } from '../../storage/repos/deliveries.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
@@ -23,6 +24,7 @@ import {
 import { type RemoteChatId, toRemoteChatId, toRemoteMessageId } from '../bridge/ids.ts'
 import type { Logger } from '../log/logger.ts'
 import { type RetryPolicy, retryDelay } from './backoff.ts'
+import type { Fence } from './fence.ts'
 import { clientMessageIdFor, statusKey } from './keys.ts'
 import { type FetchLike, operatorFile } from './operator-files.ts'
 import { type OperatorPayload, parseOperatorPayload } from './operator-payload.ts'
@@ -62,6 +64,8 @@ export interface OutboundDeps {
   random?: () => number
   /** Wakes the portal sender (a delivery status was queued). */
   notifySender(accountId: string): void
+  /** Checked first in the transaction that records a send (absent: unfenced, tests and tools). */
+  fence?: Fence
   hooks?: OutboundHooks
   options?: Partial<OutboundOptions>
 }
@@ -215,6 +219,14 @@ export class OutboundRelay {
   async #failed(row: Delivery, error: unknown): Promise<Outcome> {
     const { deliveries } = this.#deps.repos
     const log = this.#deps.log
+    if (error instanceof LeaseLostError) {
+      // Another process owns the account now: stop here and leave the row to it (its client id makes a
+      // repeat of a send that did happen harmless).
+      this.#stopping = true
+      await deliveries.release([row.id]).catch(() => 0)
+      log?.warn({ accountId: this.accountId, reason: error.reason }, 'lease lost: outbound relay stopped')
+      return 'released'
+    }
     if (error instanceof FloodWaitError) {
       // Not the row's fault: no attempt counted, never dropped; the whole account waits.
       const until = this.#now() + Math.max(0, error.seconds) * 1000
@@ -292,6 +304,7 @@ export class OutboundRelay {
     // messenger dedups on the client id, but it is a wasted send and a stalled chat meanwhile).
     await this.#afterRemote(() =>
       sql.begin(async (tx) => {
+        await this.#deps.fence?.(tx)
         const targetId = sent.messageIds[0]
         await repos.messages.recordOutbound({ ...ref, chatId: chat.id, targetId }, tx)
         await repos.messages.markDelivered(ref, { targetId, at: new Date(this.#now()) }, tx)
@@ -365,6 +378,7 @@ export class OutboundRelay {
   ): Promise<void> {
     await this.#afterRemote(() =>
       this.#deps.sql.begin(async (tx) => {
+        await this.#deps.fence?.(tx)
         await update({ accountId: this.accountId, direction: 'out', originId: payload.im.message_id }, tx)
         await this.#deps.repos.deliveries.complete(row.id, tx)
       }),

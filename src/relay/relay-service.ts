@@ -12,12 +12,14 @@
 
 import type { Sql } from '../../storage/db.ts'
 import type { FileStore } from '../../storage/files/file-store.ts'
+import { LeaseLostError } from '../../storage/repos/account-leases.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
 import { holdsPosition } from '../bridge/capabilities.ts'
 import type { MessengerClient } from '../bridge/client.ts'
 import type { RemoteEvent } from '../bridge/remote-event.ts'
 import type { Logger } from '../log/logger.ts'
 import { type RetryPolicy, retryDelay } from './backoff.ts'
+import type { Fence } from './fence.ts'
 import { handleRemoteEvent, type InboundAccount, type InboundDeps } from './inbound.ts'
 import type { FetchLike } from './operator-files.ts'
 import { type OutboundHooks, type OutboundOptions, OutboundRelay } from './outbound.ts'
@@ -51,6 +53,8 @@ export interface RelayServiceDeps {
   client: MessengerClient
   account: InboundAccount
   notifySender(accountId: string): void
+  /** The lease check of every relay transaction (see `fence.ts`); absent for unfenced callers. */
+  fence?: Fence
   fetch?: FetchLike
   log?: Logger
   now?: () => number
@@ -76,6 +80,8 @@ export class RelayService {
   #drainFailures = 0
   #started = false
   #stopped = false
+  /** A write found the lease gone: no more inbound work (the keeper releases the account soon). */
+  #fenced = false
 
   constructor(deps: RelayServiceDeps) {
     this.#deps = deps
@@ -85,6 +91,7 @@ export class RelayService {
       repos: deps.repos,
       files: deps.files,
       notifySender: deps.notifySender,
+      fence: deps.fence,
       log: deps.log,
     }
     this.outbound = new OutboundRelay({
@@ -95,6 +102,7 @@ export class RelayService {
       log: deps.log,
       now: deps.now,
       notifySender: deps.notifySender,
+      fence: deps.fence,
       hooks: deps.hooks,
       options: deps.outbound,
     })
@@ -117,7 +125,7 @@ export class RelayService {
 
   /** Queues a remote event for the inbound relay (the actor's `onRemoteEvent` hook calls this). */
   push(event: RemoteEvent): void {
-    if (this.#stopped || event.type === 'connection') return
+    if (this.#stopped || this.#fenced || event.type === 'connection') return
     if (event.type === 'typing') {
       event.ack?.()
       return
@@ -169,6 +177,16 @@ export class RelayService {
         // Committed: the client may move its update position past it.
         event.ack?.()
       } catch (error) {
+        if (error instanceof LeaseLostError) {
+          // Not ours any more: keep the events unacked so the messenger hands them to the new owner.
+          this.#deps.log?.warn(
+            { accountId: this.accountId, reason: error.reason },
+            'lease lost: inbound relay stopped',
+          )
+          this.#queue.length = 0
+          this.#fenced = true
+          return
+        }
         attempts++
         const context = { accountId: this.accountId, type: event.type, attempts, err: error }
         if (attempts >= this.#options.maxEventAttempts) {

@@ -144,7 +144,7 @@ export function startBackground({
   async function acquired(accountId: string, fencingToken: string): Promise<void> {
     let start: Awaited<ReturnType<AccountRuntime['prepare']>>
     try {
-      start = await runtime.prepare(accountId)
+      start = await runtime.prepare(accountId, fencingToken)
     } catch (error) {
       // Let it go: the next round (here or elsewhere) tries again.
       accountLog.warn({ err: error, accountId }, 'account could not be loaded')

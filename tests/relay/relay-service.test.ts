@@ -164,4 +164,69 @@ describe('RelayService', () => {
     // `2` was in flight and is committed; `3` only sat in memory: not acked, so the messenger resends it.
     expect(acked).toEqual(['1', '1', '2'])
   })
+
+  test('fencing: once another instance holds the lease, no relay write commits and nothing is acked', async () => {
+    const account = await world.newAccount()
+    const [lease] = await world.repos.accountLeases.acquireAvailable('instance-old', 1000, 60_000)
+    const token = (await world.repos.accountLeases.find(account.id))!.fencingToken
+    expect(lease).toBeDefined()
+    const client = new TestMessengerClient(account.id)
+    const relay = new RelayService({
+      sql: world.db.sql,
+      repos: world.repos,
+      files: world.files,
+      client,
+      account,
+      notifySender: () => {},
+      fence: (tx) => world.repos.accountLeases.assertFence(account.id, token, tx),
+      options: { pollIntervalMs: 60_000, retry: { baseMs: 5, capMs: 20 } },
+    })
+    relay.start()
+    const acked: string[] = []
+    const tracked = (id: string) => {
+      const event = messageEvent(account.id, 'f1', id)
+      event.ack = () => void acked.push(id)
+      return event
+    }
+    client.emit(tracked('1'))
+    await relay.idle()
+    expect(acked).toEqual(['1'])
+    // Another instance takes the account over (the old lease expired while this one was frozen).
+    await world.db
+      .sql`update account_leases set expires_at = now() - interval '1 second' where account_id = ${account.id}`
+    const taken = await world.repos.accountLeases.acquireAvailable('instance-new', 1000, 60_000)
+    expect(taken.map((l) => l.accountId)).toContain(account.id)
+    client.emit(tracked('2'))
+    await relay.idle()
+    expect(acked).toEqual(['1'])
+    const keys = await world.db.sql<{ key: string }[]>`
+      select idempotency_key as key from deliveries where account_id = ${account.id} order by id`
+    expect(keys.map((k) => k.key)).toEqual([`in:${account.id}:f1:1`])
+    // Operator → customer: the send may happen, but its record does not commit; the row goes back untouched.
+    const chat = await world.repos.chats.upsert({
+      accountId: account.id,
+      remoteChatId: 'f1',
+      portalChatId: '11',
+    })
+    const { delivery } = await world.repos.deliveries.enqueue({
+      accountId: account.id,
+      chatId: chat.id,
+      direction: 'to_messenger',
+      kind: 'message',
+      idempotencyKey: `b24:p:f-${account.id}:message`,
+      payload: {
+        im: { chat_id: '11', message_id: 'f-1' },
+        chat: { id: 'f1' },
+        text: 'fenced',
+        format: 'plain',
+        files: [],
+        remoteIds: [],
+      },
+    })
+    relay.wake()
+    await relay.idle()
+    expect(await world.repos.deliveries.get(delivery.id)).toMatchObject({ status: 'pending', attempts: 0 })
+    expect(await world.repos.messages.findByOrigin(account.id, 'out', 'f-1')).toBeUndefined()
+    await relay.stop()
+  })
 })

@@ -221,7 +221,10 @@ export class RoundSender {
       const { message } = entry.payload as MessagePayload
       for (const file of message.files ?? []) {
         await this.#deps.files.delete(file.objectKey).catch((error: unknown) => {
-          this.#log.warn({ err: error, deliveryId: entry.row.id }, 'portal sender: delivered file not deleted')
+          this.#log.warn(
+            { err: error, deliveryId: entry.row.id },
+            'portal sender: delivered file not deleted',
+          )
         })
       }
     }
