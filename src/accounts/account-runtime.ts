@@ -153,6 +153,24 @@ export class AccountRuntime {
   }
 
   /**
+   * The safety net behind the wake-ups, for every account of the process at once: one query finds the
+   * accounts with due operator → customer rows and wakes those that run here. A poll per account would
+   * cost 10,000 idle accounts a query each per interval. @returns how many relays were woken.
+   */
+  async wakeDue(limit = 1000): Promise<number> {
+    if (this.#live.size === 0) return 0
+    const due = await this.deps.repos.deliveries.listDueAccounts('to_messenger', limit)
+    let woken = 0
+    for (const accountId of due) {
+      const live = this.#live.get(accountId)
+      if (!live?.draining || !live.relay) continue
+      live.relay.wake()
+      woken++
+    }
+    return woken
+  }
+
+  /**
    * The account no longer runs here: forgets it and stops its relay (the item in flight finishes).
    * @returns the client to wait for (its connection is closed by stopping the actor).
    */

@@ -25,7 +25,7 @@ import type { FetchLike } from './operator-files.ts'
 import { type OutboundHooks, type OutboundOptions, OutboundRelay } from './outbound.ts'
 
 export interface RelayServiceOptions {
-  /** A drain this often even without a wake-up. */
+  /** A drain this often even without a wake-up; 0 for none (the process polls for all its accounts). */
   pollIntervalMs: number
   /** Pause before a failed inbound event (or a failed drain) is tried again. */
   retry: RetryPolicy
@@ -118,8 +118,10 @@ export class RelayService {
     if (this.#started || this.#stopped) return
     this.#started = true
     if (this.#options.subscribe) this.#unsubscribe = this.#deps.client.onEvent((event) => this.push(event))
-    this.#poll = setInterval(() => this.wake(), this.#options.pollIntervalMs)
-    this.#poll.unref?.()
+    if (this.#options.pollIntervalMs > 0) {
+      this.#poll = setInterval(() => this.wake(), this.#options.pollIntervalMs)
+      this.#poll.unref?.()
+    }
     this.wake()
   }
 

@@ -36,6 +36,9 @@ import { Retention } from '../retention/retention.ts'
 import { LeaseKeeper, type LeaseKeeperOptions, type LostReason } from './lease-keeper.ts'
 import type { Services } from './services.ts'
 
+/** How often the process looks for operator → customer work that no wake-up announced. */
+const DUE_POLL_MS = 5_000
+
 export interface Background {
   readonly instanceId: string
   /** Starts and disconnects accounts wherever they run (the admin API's port). */
@@ -101,6 +104,8 @@ export function startBackground({
     connectors,
     health: new HealthWriter(repos.accounts, createAccountMetrics(metrics.registry)),
     log: accountLog,
+    // One process-wide poll (below) replaces a timer per account.
+    relayOptions: { pollIntervalMs: 0 },
     notifySender: (accountId) => sender.notify(accountId),
     sendToActor: (accountId, event) =>
       supervisor.getSnapshot().children[accountActorId(accountId)]?.send(event),
@@ -219,6 +224,12 @@ export function startBackground({
   leaseKeeper.start()
   log.info({ instanceId, connectors: [...connectors.keys()] }, 'accounts: lease keeper started')
 
+  // Wake-ups carry the normal path; this finds what a lost wake-up left behind, for all accounts in one query.
+  const duePoll = setInterval(() => {
+    runtime.wakeDue().catch((error: unknown) => accountLog.warn({ err: error }, 'due-work poll failed'))
+  }, DUE_POLL_MS)
+  duePoll.unref?.()
+
   return {
     instanceId,
     accountControl,
@@ -228,6 +239,7 @@ export function startBackground({
       publish(ACCOUNT_WORK_CHANNEL, accountId)
     },
     async stop() {
+      clearInterval(duePoll)
       // Accounts first: connections closed, then leases freed so another instance takes them at once.
       await leaseKeeper.stop()
       await notifier.publish(LEASES_RELEASED_CHANNEL).catch(() => {})

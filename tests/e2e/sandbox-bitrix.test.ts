@@ -342,6 +342,36 @@ describe.skipIf(!real)('sandbox messenger ⇄ Olchat ⇄ Bitrix24 emulator, thre
     })
   }, 30_000)
 
+  test('operator work queued without a wake-up is found by the process-wide poll', async () => {
+    // As if another instance queued it and its NOTIFY was lost: only the row, no wake-up at all.
+    const [chat] = await db.sql<
+      { id: string; accountId: string; remoteChatId: string; portalChatId: string }[]
+    >`
+      select id, account_id, remote_chat_id, portal_chat_id from chats where portal_chat_id is not null limit 1`
+    const text = 'queued without a wake-up'
+    await repos.deliveries.enqueue({
+      accountId: chat!.accountId,
+      chatId: chat!.id,
+      direction: 'to_messenger',
+      kind: 'message',
+      idempotencyKey: `b24:e2e:no-wake:message`,
+      payload: {
+        im: { chat_id: chat!.portalChatId, message_id: 'no-wake-1' },
+        chat: { id: chat!.remoteChatId },
+        text,
+        format: 'plain',
+        files: [],
+        remoteIds: [],
+      },
+    })
+    const [, ms] = await timed('the unannounced message in the sandbox', async () => {
+      const found = (await sandboxMessages()).find((m) => m.out && m.text?.includes(text))
+      return found ? true : undefined
+    })
+    // Nothing else would ever send it: relays have no timer of their own any more.
+    figures.unannouncedWorkMs = ms
+  }, 30_000)
+
   test('after delivery no message body is left in any table', async () => {
     await until('every delivery done', async () => {
       const [row] = await db.sql<{ n: number }[]>`
