@@ -12,7 +12,7 @@ import type { AccountStart } from '../../actors/supervisor-machine.ts'
 import type { Cache } from '../../storage/cache/cache.ts'
 import type { Sql } from '../../storage/db.ts'
 import type { FileStore } from '../../storage/files/file-store.ts'
-import type { Account } from '../../storage/repos/accounts.ts'
+import { type Account, AccountNotFoundError } from '../../storage/repos/accounts.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
 import type { MessengerClient } from '../bridge/client.ts'
 import { toAccountId, toRemoteUserId } from '../bridge/ids.ts'
@@ -192,11 +192,17 @@ export class AccountRuntime {
     if (live) void this.#stopRelay(live)
   }
 
-  /** Deletes the session, the contact cache, stored files and cache keys of the account (R1, R2, D2). */
+  /**
+   * Deletes the session, the login and profile, the contact cache, stored files and cache keys of the account
+   * (R1, R2, D2).
+   */
   async cleanup(account: Pick<Account, 'id' | 'portalId'>): Promise<void> {
     const { repos, files, cache } = this.deps
     await repos.accountSessions.deleteAll(account.id)
     await repos.telegramSessions.deleteAccount(account.id)
+    await repos.accounts.forgetLogin(account.id).catch((error: unknown) => {
+      if (!(error instanceof AccountNotFoundError)) throw error
+    })
     await repos.contacts.deleteAll(account.id)
     await files.deleteByPrefix(accountObjectPrefix(account.portalId, account.id))
     await cache.deleteByPrefix(accountCachePrefix(account.portalId, account.id))

@@ -153,6 +153,18 @@ export class AccountRepository {
     if (result.count === 0) throw new AccountNotFoundError(id)
   }
 
+  /**
+   * Disconnected (R1, D2): the login and the profile go — credentials, remote id, name, username, phone and
+   * photo key — while the row stays for the metadata linked to it (R3) until it is deleted.
+   */
+  async forgetLogin(id: string, db: Queryable = this.sql): Promise<void> {
+    const result = await db`
+      update accounts set credentials_enc = null, remote_id = null, display_name = null, username = null,
+        phone_enc = null, avatar_key = null, updated_at = now()
+      where id = ${id}`
+    if (result.count === 0) throw new AccountNotFoundError(id)
+  }
+
   /** Binds the account to an Open Line (`lines.id`), or unbinds it with null. */
   async bindLine(id: string, lineId: string | null, db: Queryable = this.sql): Promise<void> {
     const result = await db`update accounts set line_id = ${lineId}, updated_at = now() where id = ${id}`

@@ -94,13 +94,28 @@ describe.skipIf(!real)('admin API in a running process', () => {
     expect((sandbox.stats() as { liveConnections: number }).liveConnections).toBe(1)
   })
 
-  test('disconnect: logged out at the messenger, session deleted, never picked up again', async () => {
+  test('D2/R1: disconnect: logged out at the messenger, session, login and profile deleted, never picked up again', async () => {
+    const before = await repos.accounts.get(accountId)
+    expect(before.remoteId).not.toBeNull()
+    expect(before.phone).not.toBeNull()
     const res = await api('POST', `/api/v1/accounts/${accountId}/disconnect`)
     expect(res.status).toBeLessThan(300)
     await until('the account disconnected', async () =>
       (await repos.accounts.get(accountId)).health === 'disconnected' ? true : undefined,
     )
     expect(await repos.accountSessions.list(accountId)).toEqual([])
+    // The row stays for the metadata linked to it; nothing of the login or the person behind it does.
+    const [row] = await db.sql`
+      select remote_id, display_name, username, phone_enc, avatar_key, credentials_enc
+      from accounts where id = ${accountId}`
+    expect(row).toEqual({
+      remoteId: null,
+      displayName: null,
+      username: null,
+      phoneEnc: null,
+      avatarKey: null,
+      credentialsEnc: null,
+    })
     await until('no live connection at the sandbox', async () =>
       (sandbox.stats() as { liveConnections: number }).liveConnections === 0 ? true : undefined,
     )
