@@ -1,5 +1,5 @@
 /**
- * @module The mixed burst of the crash test and its verdict. Customers write in the sandbox and operators
+ * @module The mixed burst of the crash test and its verdict. Customers write at the messenger and operators
  * post on the portal at once, several writers per side, each chat's messages strictly one after another
  * (so the order each side must show is the order they were written). Texts carry a marker
  * `cu:<chat>:<n>` / `op:<chat>:<n>` the verdict reads back from the emulators' state.
@@ -17,7 +17,7 @@ export interface BurstPlan {
 }
 
 export interface BurstOutcome {
-  /** `chat:n` of every customer message written (the sandbox accepted each). */
+  /** `chat:n` of every customer message written (the messenger accepted each). */
   customerWritten: Set<string>
   /** Operator messages whose event the portal delivered to Olchat (`ok`). */
   operatorAccepted: Set<string>
@@ -68,11 +68,7 @@ export async function runBurst(world: CrashWorld, plan: BurstPlan): Promise<Burs
   }
   const sendCustomer = async ({ chat }: { chat: number }) => {
     const n = nextCustomer[chat]!++
-    await world.sandbox('customer-send', {
-      customer: world.customers[chat],
-      account: world.sandboxAccountId,
-      text: customerText(chat, n),
-    })
+    await world.side.customerSend(chat, customerText(chat, n))
     outcome.customerWritten.add(`${chat}:${n}`)
   }
   const started = performance.now()
@@ -122,7 +118,7 @@ export async function runBurst(world: CrashWorld, plan: BurstPlan): Promise<Burs
   return outcome
 }
 
-/** Portal chat id of each sandbox chat, read from the first customer message's marker. */
+/** Portal chat id of each customer chat, read from the first customer message's marker. */
 async function portalChatIds(world: CrashWorld, chats: number): Promise<Map<number, number>> {
   const found = new Map<number, number>()
   const deadline = Date.now() + 120_000

@@ -16,6 +16,8 @@ import { type PrivatePostgres, postgresBinDir, startPrivatePostgres } from '../s
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.ts'
 import { until } from '../support/until.ts'
 import { type BurstOutcome, judge, runBurst } from './burst.ts'
+import type { MessengerSide } from './messenger-side.ts'
+import { SandboxSide } from './sandbox-side.ts'
 import { CrashWorld } from './world.ts'
 
 const total = Number(process.env.CRASH_MESSAGES ?? 200)
@@ -47,9 +49,9 @@ afterAll(async () => {
   if (runnable) console.log('crash test figures', JSON.stringify(figures, null, 2))
 }, 60_000)
 
-async function newWorld(): Promise<CrashWorld> {
+async function newWorld(side: MessengerSide = new SandboxSide()): Promise<CrashWorld> {
   const url = await pg.createDatabase(`olchat_crash_${databases++}`)
-  const world = new CrashWorld(url, redis.url)
+  const world = new CrashWorld(side, url, redis.url)
   worlds.push(world)
   await world.start(chats)
   return world
@@ -77,26 +79,20 @@ function killOnce(world: CrashWorld): () => Promise<void> {
 interface Verdict {
   toPortal: ReturnType<typeof judge>
   toMessenger: ReturnType<typeof judge>
-  sandboxRepeated: number
-  randomIdHits: number
+  /** The messenger emulator's own duplicate counter. */
+  messengerRepeats: number
 }
 
 async function verdict(world: CrashWorld, outcome: BurstOutcome): Promise<Verdict> {
-  const index = new Map(world.customers.map((id, i) => [id, i]))
   const portal = (await world.portalChats()).map((chat) => ({
     chat: chat.id,
     texts: chat.messages.filter((m) => m.author === 'client').map((m) => m.text),
   }))
-  const sandbox = (await world.sandboxChats()).map((chat) => ({
-    chat: index.get(chat.chatId) ?? -1,
-    texts: chat.messages.filter((m) => m.out).map((m) => m.text ?? ''),
-  }))
-  const stats = await world.sandbox<{ repeated: number; randomIdHits: number }>('stats')
+  const messenger = (await world.side.chats()).map(({ chat, outTexts }) => ({ chat, texts: outTexts }))
   return {
     toPortal: judge(portal, 'cu', outcome.customerWritten),
-    toMessenger: judge(sandbox, 'op', outcome.operatorAccepted),
-    sandboxRepeated: stats.repeated,
-    randomIdHits: stats.randomIdHits,
+    toMessenger: judge(messenger, 'op', outcome.operatorAccepted),
+    messengerRepeats: await world.side.repeats(),
   }
 }
 
@@ -117,6 +113,7 @@ async function drainAndJudge(name: string, world: CrashWorld, outcome: BurstOutc
   await Bun.sleep(1000)
   last = await verdict(world, outcome)
   figures[name] = {
+    connector: world.side.name,
     customerToPortal: outcome.customerWritten.size,
     operatorToMessenger: outcome.operatorAccepted.size,
     operatorRefusedByPortal: outcome.operatorRefused,
@@ -124,8 +121,8 @@ async function drainAndJudge(name: string, world: CrashWorld, outcome: BurstOutc
     burstMs: outcome.burstMs,
     drainMs,
     portalDuplicates: last.toPortal.duplicates,
-    messengerDuplicates: last.toMessenger.duplicates + last.sandboxRepeated,
-    randomIdHits: last.randomIdHits,
+    messengerDuplicates: last.toMessenger.duplicates,
+    messengerRepeatsCounted: last.messengerRepeats,
     missing: { toPortal: last.toPortal.missing, toMessenger: last.toMessenger.missing },
     outOfOrderChats: {
       toPortal: last.toPortal.outOfOrderChats,
@@ -141,7 +138,7 @@ async function drainAndJudge(name: string, world: CrashWorld, outcome: BurstOutc
         min(available_at)::text as next, max(attempts) as attempts
       from deliveries group by 1, 2, 3 order by 1, 2, 3`
     ;(figures[name] as Record<string, unknown>).deliveries = rows
-    ;(figures[name] as Record<string, unknown>).olchatLog = world.olchat.lines.slice(-15)
+    ;(figures[name] as Record<string, unknown>).olchatLog = world.olchat.lines.slice(-Number(process.env.CRASH_LOG_LINES ?? 15))
   }
   console.log(`crash test ${name}`, JSON.stringify(figures[name]))
   return last
@@ -165,7 +162,7 @@ describe.skipIf(!runnable)('crash test: mixed burst through real processes', () 
       expect(result.toPortal.outOfOrderChats).toBe(0)
       expect(result.toMessenger.outOfOrderChats).toBe(0)
       expect(result.toMessenger.duplicates).toBe(0)
-      expect(result.sandboxRepeated).toBe(0)
+      expect(result.messengerRepeats).toBe(0)
       // Only sends in flight at a kill are in doubt: at most one portal call per kill.
       expect(result.toPortal.duplicates).toBeLessThanOrEqual(world.kills * portalBatch)
     },
@@ -196,7 +193,7 @@ describe.skipIf(!runnable)('crash test: mixed burst through real processes', () 
       expect(result.toMessenger.outOfOrderChats).toBe(0)
       expect(result.toPortal.duplicates).toBe(0)
       expect(result.toMessenger.duplicates).toBe(0)
-      expect(result.sandboxRepeated).toBe(0)
+      expect(result.messengerRepeats).toBe(0)
     },
     testTimeoutMs,
   )
@@ -219,7 +216,7 @@ describe.skipIf(!runnable)('crash test: mixed burst through real processes', () 
       expect(result.toMessenger.outOfOrderChats).toBe(0)
       expect(result.toPortal.duplicates).toBe(0)
       expect(result.toMessenger.duplicates).toBe(0)
-      expect(result.sandboxRepeated).toBe(0)
+      expect(result.messengerRepeats).toBe(0)
     },
     testTimeoutMs,
   )

@@ -147,7 +147,7 @@ async function bind(deps: BitrixAppDeps, portal: Portal, session: PlacementSessi
       {
         portalRef: portalRef(deps.keys, portal.memberId),
         actor: `bitrix24-admin:${session.user}`,
-        actorRole: 'portal_admin',
+        actorRole: 'portal-admin',
         action: 'connector.line.bound',
         target: `${connectorId}:${session.lineId}`,
         details: { accountId: account.id },
@@ -195,7 +195,7 @@ async function unbind(deps: BitrixAppDeps, portal: Portal, session: PlacementSes
       {
         portalRef: portalRef(deps.keys, portal.memberId),
         actor: `bitrix24-admin:${session.user}`,
-        actorRole: 'portal_admin',
+        actorRole: 'portal-admin',
         action: 'connector.line.unbound',
         target: `${session.connectorId}:${session.lineId}`,
         details: { accountId: account.id },

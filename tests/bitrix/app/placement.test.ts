@@ -178,7 +178,7 @@ describe('POST /bitrix/placement (SETTING_CONNECTOR)', () => {
     const [entry] = await h.repos.auditLog.listByPortal(portalRef(secrets, p.memberId))
     expect(entry).toMatchObject({
       action: 'connector.line.bound',
-      actorRole: 'portal_admin',
+      actorRole: 'portal-admin',
       target: 'olchat_telegram:3',
       details: { accountId: tg1.id },
     })
