@@ -29,6 +29,7 @@ import type { DrainResult, PortalSenderDeps, Target } from './types.ts'
 interface Entry {
   row: Delivery
   kind: DeliveryKind
+  chat: string | null
   payload: PayloadByKind[DeliveryKind]
   files: number
 }
@@ -74,6 +75,7 @@ export class RoundSender {
         entries.push({
           row,
           kind: row.kind,
+          chat: row.chatId,
           payload: parsed.payload,
           files: fileCount(row.kind, parsed.payload),
         })

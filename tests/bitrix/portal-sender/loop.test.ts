@@ -62,9 +62,9 @@ test('stop waits for the call in flight and settles it; the rest of the claim go
   const stopped = Date.now()
   await sender.stop()
   expect(Date.now() - stopped).toBeGreaterThanOrEqual(150)
-  // The call in flight finished and was settled; nothing else was sent.
+  // The call in flight (both messages) finished and was settled; the edit was not sent and went back.
   expect(h.portal.calls).toHaveLength(1)
-  expect(await h.repos.deliveries.countByStatus()).toEqual({ pending: 2, in_flight: 0, done: 1, dead: 0 })
+  expect(await h.repos.deliveries.countByStatus()).toEqual({ pending: 1, in_flight: 0, done: 2, dead: 0 })
   const [{ attempts } = { attempts: -1 }] = await h.db.sql<{ attempts: number }[]>`
     select coalesce(sum(attempts), 0)::int as attempts from deliveries`
   expect(attempts).toBe(0)

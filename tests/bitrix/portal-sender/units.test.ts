@@ -67,12 +67,18 @@ describe('payloads', () => {
 })
 
 describe('groupRows', () => {
+  /** `m`/`e`/`s` = message/edit/status, followed by the chat letter: `mA eA sB`. */
   const rows = (spec: string) =>
-    [...spec].map((c, i) => ({ i, kind: c === 'm' ? ('message' as const) : ('edit' as const), files: 0 }))
+    spec.split(' ').map((token, i) => ({
+      i,
+      kind: ({ m: 'message', e: 'edit', s: 'status' } as const)[token[0] as 'm' | 'e' | 's'],
+      chat: token[1] ?? null,
+      files: 0,
+    }))
+  const ids = (groups: Array<Array<{ i: number }>>) => groups.map((g) => g.map((r) => r.i))
 
-  test('runs of one kind, capped at the batch size', () => {
-    const groups = groupRows(rows('mmmmmeemm'), 3, 10)
-    expect(groups.map((g) => g.map((r) => r.i))).toEqual([
+  test('one chat: runs of one kind in queue order, capped at the batch size', () => {
+    expect(ids(groupRows(rows('mA mA mA mA mA eA eA mA mA'), 3, 10))).toEqual([
       [0, 1, 2],
       [3, 4],
       [5, 6],
@@ -80,9 +86,21 @@ describe('groupRows', () => {
     ])
   })
 
+  test('rows of other chats and statuses do not split calls; each chat keeps its order', () => {
+    // Customer messages of three chats interleaved with delivery statuses, as a busy queue looks.
+    const groups = groupRows(rows('mA sA mB sB mC eA mA sC mB'), 25, 10)
+    expect(ids(groups)).toEqual([[0, 2, 4, 8], [1, 3, 7], [5], [6]])
+    // Chat A: message 0, edit 5, message 6 — in three calls, in that order.
+  })
+
   test('files cap a call; a row with more files than the cap still goes, alone', () => {
-    const withFiles = [3, 3, 12, 1, 5, 5].map((files, i) => ({ i, kind: 'message' as const, files }))
-    expect(groupRows(withFiles, 25, 10).map((g) => g.map((r) => r.i))).toEqual([[0, 1], [2], [3, 4], [5]])
+    const withFiles = [3, 3, 12, 1, 5, 5].map((files, i) => ({
+      i,
+      kind: 'message' as const,
+      files,
+      chat: 'A',
+    }))
+    expect(ids(groupRows(withFiles, 25, 10))).toEqual([[0, 1], [2], [3, 4], [5]])
   })
 })
 
