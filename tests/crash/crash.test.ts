@@ -16,6 +16,7 @@ import { type PrivatePostgres, postgresBinDir, startPrivatePostgres } from '../s
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.ts'
 import { until } from '../support/until.ts'
 import { type BurstOutcome, judge, runBurst } from './burst.ts'
+import { MaxSide } from './max-side.ts'
 import type { MessengerSide } from './messenger-side.ts'
 import { SandboxSide } from './sandbox-side.ts'
 import { CrashWorld } from './world.ts'
@@ -138,7 +139,9 @@ async function drainAndJudge(name: string, world: CrashWorld, outcome: BurstOutc
         min(available_at)::text as next, max(attempts) as attempts
       from deliveries group by 1, 2, 3 order by 1, 2, 3`
     ;(figures[name] as Record<string, unknown>).deliveries = rows
-    ;(figures[name] as Record<string, unknown>).olchatLog = world.olchat.lines.slice(-Number(process.env.CRASH_LOG_LINES ?? 15))
+    ;(figures[name] as Record<string, unknown>).olchatLog = world.olchat.lines.slice(
+      -Number(process.env.CRASH_LOG_LINES ?? 15),
+    )
   }
   console.log(`crash test ${name}`, JSON.stringify(figures[name]))
   return last
@@ -217,6 +220,34 @@ describe.skipIf(!runnable)('crash test: mixed burst through real processes', () 
       expect(result.toPortal.duplicates).toBe(0)
       expect(result.toMessenger.duplicates).toBe(0)
       expect(result.messengerRepeats).toBe(0)
+    },
+    testTimeoutMs,
+  )
+})
+
+// The same SIGKILL scenario over the MAX emulator (issue 4: duplicates reported per connector). MAX has no
+// client-side message id: a send in flight at a kill is in doubt toward the messenger too. Olchat looks the
+// message up in the chat's recent history before resending, so a duplicate needs the answer to be lost and
+// the message to be missing from that lookup — at most one send per kill (sends go one at a time).
+describe.skipIf(!runnable)('crash test over MAX: mixed burst through real processes', () => {
+  test(
+    'MAX: Olchat SIGKILLed twice mid-burst: nothing lost, in order, duplicates only from sends in flight',
+    async () => {
+      const world = await newWorld(new MaxSide())
+      const outcome = await runBurst(world, {
+        total,
+        chats,
+        writers,
+        disruptions: [killOnce(world), killOnce(world)],
+      })
+      const result = await drainAndJudge('max-sigkill', world, outcome)
+      expect(world.kills).toBe(2)
+      expect(result.toPortal.missing).toBe(0)
+      expect(result.toMessenger.missing).toBe(0)
+      expect(result.toPortal.outOfOrderChats).toBe(0)
+      expect(result.toMessenger.outOfOrderChats).toBe(0)
+      expect(result.toMessenger.duplicates).toBeLessThanOrEqual(world.kills)
+      expect(result.toPortal.duplicates).toBeLessThanOrEqual(world.kills * portalBatch)
     },
     testTimeoutMs,
   )

@@ -10,6 +10,8 @@ export interface SideContext {
   sql: Sql
   repos: Repositories
   portalId: string
+  /** Olchat's admin API with the support token (`/api/v1/…`). */
+  admin<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>
 }
 
 export interface MessengerChat {

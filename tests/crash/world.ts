@@ -17,6 +17,7 @@ import { until } from '../support/until.ts'
 import { call, type MessengerSide } from './messenger-side.ts'
 
 const clientId = 'app.olchat.crash'
+const adminToken = 'crash-test-support-token-0123456789'
 const clientSecret = 'crash-test-secret-123'
 
 export interface PortalMessage {
@@ -75,6 +76,7 @@ export class CrashWorld {
       BITRIX_CLIENT_SECRET: clientSecret,
       OLCHAT_ALLOW_HTTP_PORTALS: 'true',
       LOG_LEVEL: process.env.CRASH_LOG_LEVEL ?? 'warn',
+      OLCHAT_ADMIN_TOKEN: adminToken,
       ...sideEnv,
     }
     await this.startOlchat()
@@ -112,7 +114,12 @@ export class CrashWorld {
 
   private async loginAccount(): Promise<void> {
     const [portalRow] = await this.sql<{ id: string }[]>`select id from portals`
-    const accountId = await this.side.login({ sql: this.sql, repos: this.repos, portalId: portalRow!.id })
+    const accountId = await this.side.login({
+      sql: this.sql,
+      repos: this.repos,
+      portalId: portalRow!.id,
+      admin: (method, path, body) => this.admin(method, path, body),
+    })
     this.accountId = accountId
     await this.repos.accounts.setHealth(accountId, 'connecting')
     await this.sql.notify(LEASES_RELEASED_CHANNEL, '')
@@ -121,6 +128,16 @@ export class CrashWorld {
       async () => ((await this.repos.accounts.get(accountId)).health === 'online' ? true : undefined),
       { timeoutMs: 30_000, everyMs: 200, ignoreErrors: true },
     )
+  }
+
+  async admin<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.olchatUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`)
+    return (await res.json()) as T
   }
 
   private async bindLine(): Promise<void> {
