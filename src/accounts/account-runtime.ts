@@ -200,6 +200,7 @@ export class AccountRuntime {
     const { repos, files, cache } = this.deps
     await repos.accountSessions.deleteAll(account.id)
     await repos.telegramSessions.deleteAccount(account.id)
+    await repos.maxUpdates.deleteAll(account.id)
     await repos.accounts.forgetLogin(account.id).catch((error: unknown) => {
       if (!(error instanceof AccountNotFoundError)) throw error
     })

@@ -1,5 +1,6 @@
 /**
- * @module Deletes everything Olchat holds about a portal (PRIVACY D3): cache keys under `p:<portalId>:`,
+ * @module Deletes everything Olchat holds about a portal (PRIVACY D3): cache keys under `p:<portalId>:` and the
+ * REST client's `bitrix:*:<portalId>` keys, its retention deadlines,
  * files under `p/<portalId>/`, then the portal row, whose ON DELETE CASCADE removes lines, accounts,
  * sessions, contacts, chats, message metadata, deliveries, analytics and the events inbox. The row goes last:
  * while it exists the uninstall event that asked for this stays queued, so a failure is retried. A deletion
@@ -46,11 +47,24 @@ export async function purgePortal(
   { trigger, clean }: { trigger: string; clean: boolean | null },
 ): Promise<PurgeReceipt> {
   const rows = await countRows(deps, portal.id)
-  const cacheKeys = await deps.cache.deleteByPrefix(`p:${portal.id}:`)
+  let cacheKeys = await deps.cache.deleteByPrefix(`p:${portal.id}:`)
+  // The REST client's keys are named by the portal, not under its prefix (they would expire on their own).
+  for (const key of [
+    `bitrix:refresh:${portal.id}`,
+    `bitrix:bucket:${portal.id}`,
+    `bitrix:bucket-lock:${portal.id}`,
+  ]) {
+    if (await deps.cache.delete(key)) cacheKeys++
+  }
   const files = await deps.files.deleteByPrefix(`p/${portal.id}/`)
   const receipt: PurgeReceipt = { trigger, clean, rows, cacheKeys, files }
   const ref = portalRef(deps.keys, portal.memberId)
   await deps.sql.begin(async (tx) => {
+    // Deadlines name their subject by id only, so no foreign key takes them along.
+    await tx`
+      delete from retention_deadlines
+      where subject_id = ${portal.id}
+        or subject_id in (select id::text from accounts where portal_id = ${portal.id})`
     await deps.repos.portals.delete(portal.id, tx)
     const request = await deps.repos.dataRequests.create(
       { portalRef: ref, kind: 'deletion', scope: { trigger, clean }, requestedBy: 'bitrix24' },

@@ -8,7 +8,7 @@ beforeAll(async () => {
 afterAll(() => h.close())
 beforeEach(() => h.reset())
 
-test('rows of one kind share a call unless a chat\'s order forbids it; shaped as documented', async () => {
+test("rows of one kind share a call unless a chat's order forbids it; shaped as documented", async () => {
   const [a, b] = h.chats as [(typeof h.chats)[0], (typeof h.chats)[0]]
   const chat = { id: a.remoteChatId }
   const user = { id: a.remoteChatId }
