@@ -27,6 +27,13 @@ export interface OutgoingMessage {
   text?: string
   files?: OutgoingFile[]
   replyTo?: RemoteMessageId
+  /**
+   * Set when an earlier attempt may have reached the messenger (the process died between the send and its
+   * record, or an answer was lost). A messenger without client-side ids (MAX) looks for the message among the
+   * chat's recent ones before sending again; `knownMessageIds` are this account's messages in that chat the
+   * core already recorded since, which are never the one being looked for.
+   */
+  inDoubt?: { since: Date; knownMessageIds: RemoteMessageId[] }
   signal?: AbortSignal
 }
 

@@ -280,9 +280,20 @@ export class OutboundRelay {
       await repos.deliveries.complete(row.id)
       return
     }
+    // Tried before (a requeued claim of a dead process, a lost answer): the messenger may have it already.
+    const inDoubt =
+      row.attempts > 0
+        ? {
+            since: row.createdAt,
+            knownMessageIds: (await repos.messages.outboundTargetsSince(chat.id, row.createdAt)).map(
+              toRemoteMessageId,
+            ),
+          }
+        : undefined
     const sent = await client.send({
       chatId: toRemoteChatId(chat.remoteChatId),
       clientMessageId: clientMessageIdFor(row.idempotencyKey),
+      ...(inDoubt ? { inDoubt } : {}),
       ...(text ? { text } : {}),
       ...(files.length > 0 ? { files } : {}),
     })

@@ -81,6 +81,19 @@ export class MessageRepository {
     return { created: false, message: existing! }
   }
 
+  /**
+   * Messenger ids of the account's messages in a chat recorded as delivered since `since` (minus a minute of
+   * clock skew): what an in-doubt resend must not mistake for its own message.
+   */
+  async outboundTargetsSince(chatId: string, since: Date, db: Queryable = this.sql): Promise<string[]> {
+    const rows = await db<{ targetId: string }[]>`
+      select target_id from messages
+      where chat_id = ${chatId} and direction = 'out' and target_id is not null
+        and sent_at >= ${since}::timestamptz - interval '1 day'
+        and delivered_at >= ${since}::timestamptz - interval '1 minute'`
+    return rows.map((row) => row.targetId)
+  }
+
   async findByOrigin(
     accountId: string,
     direction: MessageDirection,

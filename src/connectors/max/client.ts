@@ -6,8 +6,9 @@
  *
  * MAX takes no client-side message id, so a send cannot be made idempotent at MAX. The client remembers the
  * parts of recent sends by `clientMessageId`: a retry in this process skips what already went (also the
- * first files of a message that failed half-way). After a crash between the send and the core's commit the
- * message goes again (at-least-once).
+ * first files of a message that failed half-way). After a crash between the send and the core's commit the core
+ * marks the resend in doubt, and the chat's recent messages are searched for it before it is posted again; it
+ * goes twice only if MAX lost it from that list (at-least-once).
  */
 import type {
   ContactAvatars,
@@ -152,6 +153,11 @@ export class MaxClient
           ]
     if (parts.length === 0) throw new PermanentSendError('message.empty', 'nothing to send')
     const progress = this.#progress(message.clientMessageId)
+    // A new process knows nothing of an earlier attempt; the core says when one may have reached MAX.
+    if (message.inDoubt && progress.mids.length === 0 && progress.inDoubtSince === undefined) {
+      progress.inDoubtSince = message.inDoubt.since.getTime()
+      for (const mid of message.inDoubt.knownMessageIds) this.#ownMids.add(mid)
+    }
     try {
       for (const [i, part] of parts.entries()) {
         if (i < progress.mids.length) continue
