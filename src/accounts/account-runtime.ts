@@ -5,7 +5,8 @@
  *
  * Relays live in a registry per account rather than inside the machine: a relay starts draining once the
  * account is first online, and stops when the account is released (lease lost, shutdown), crashes (the
- * restart builds a new one), starts disconnecting, or is disconnected.
+ * restart builds a new one), starts disconnecting, or is disconnected. The contact sync (`contact-sync.ts`)
+ * follows the same health: it refreshes when the account is online, pauses otherwise, stops with the relay.
  */
 import type { AccountEvent, AccountMachineInput } from '../../actors/account-machine.ts'
 import type { AccountStart } from '../../actors/supervisor-machine.ts'
@@ -20,6 +21,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Fence } from '../relay/fence.ts'
 import { RelayService, type RelayServiceOptions } from '../relay/relay-service.ts'
 import type { ConnectorRegistry } from './connectors.ts'
+import { type ContactSyncOptions, ContactSyncSchedule, syncAccountContacts } from './contact-sync.ts'
 import type { HealthWriter } from './health-writer.ts'
 import { accountSessionStore } from './session-store.ts'
 
@@ -38,6 +40,8 @@ export interface AccountRuntimeDeps {
   /** The account reached `disconnected`: nothing runs it any more, its lease can go. */
   onDisconnected(accountId: string): void
   relayOptions?: Partial<RelayServiceOptions>
+  /** Contact refresh timing (every 6 h by default). */
+  contactSync?: Partial<ContactSyncOptions>
 }
 
 interface Live {
@@ -48,6 +52,8 @@ interface Live {
   relay?: RelayService
   /** The relay drains only once the client is online. */
   draining: boolean
+  /** Refreshes the contact cache through whichever client is current (one per live account). */
+  contacts?: ContactSyncSchedule
 }
 
 /** What an account leaves behind on disconnect: object keys and cache keys are prefixed by the owner. */
@@ -123,6 +129,7 @@ export class AccountRuntime {
     live.client = client
     live.relay = relay
     live.draining = false
+    live.contacts ??= this.#contactSync(live, log)
     return {
       accountId,
       client,
@@ -180,6 +187,9 @@ export class AccountRuntime {
     this.deps.health.forget(accountId)
     if (!live) return { stopped: Promise.resolve() }
     const relay = live.relay
+    // Not waited for: the connection must close within the lease's margin, and closing it ends the
+    // refresh's calls; its writes are fenced, so a late one cannot land once the lease is gone.
+    void live.contacts?.stop()
     // Events the relay holds in memory are not acked, so the next owner gets them again; a moment to
     // commit them first spares it the repeats.
     const settled = relay && settleMs > 0 ? within(relay.idle(), settleMs) : Promise.resolve()
@@ -189,6 +199,7 @@ export class AccountRuntime {
   /** The actor crashed: its relay goes now, the restart builds a new one. */
   crashed(accountId: string): void {
     const live = this.#live.get(accountId)
+    live?.contacts?.pause()
     if (live) void this.#stopRelay(live)
   }
 
@@ -198,6 +209,8 @@ export class AccountRuntime {
    */
   async cleanup(account: Pick<Account, 'id' | 'portalId'>): Promise<void> {
     const { repos, files, cache } = this.deps
+    // A refresh writing contacts back after they were cleared would break R2.
+    await this.#live.get(account.id)?.contacts?.stop()
     await repos.accountSessions.deleteAll(account.id)
     await repos.telegramSessions.deleteAccount(account.id)
     await repos.maxUpdates.deleteAll(account.id)
@@ -219,13 +232,32 @@ export class AccountRuntime {
       live.draining = true
       live.relay?.start()
       live.relay?.wake()
+      live.contacts?.online()
     } else if (health === 'disconnecting' || health === 'disconnected') {
+      void live.contacts?.stop()
       void this.#stopRelay(live)
       if (health === 'disconnected') {
         this.#live.delete(live.account.id)
         this.deps.health.forget(live.account.id)
       }
+    } else {
+      live.contacts?.pause()
     }
+  }
+
+  /** I2/R6: the contact refresh of a live account, over its current client, fenced like the relay. */
+  #contactSync(live: Live, log: Logger): ContactSyncSchedule {
+    const { sql, repos, files } = this.deps
+    const fence = fenceOf(repos, live.account.id, live.fencingToken)
+    const maxAvatarBytes = this.deps.contactSync?.maxAvatarBytes
+    const deps = { sql, repos, files, log, fence, ...(maxAvatarBytes ? { maxAvatarBytes } : {}) }
+    return new ContactSyncSchedule(
+      async (signal) => {
+        if (!live.client) return
+        await syncAccountContacts(deps, live.account, live.client, signal)
+      },
+      { options: this.deps.contactSync, log },
+    )
   }
 
   #stopRelay(live: Live): Promise<void> {

@@ -109,6 +109,15 @@ export const privacyPolicy: PrivacyPolicy = {
           overdue: [ofDisconnectedAccount('R2', 'peer references of a disconnected account')],
         },
         {
+          store: 'objects',
+          // Small contact avatars of the contact sync (src/accounts/contact-sync.ts), named by `avatar_key`;
+          // the stale sweep deletes them with their contact, a disconnect with the account's prefix.
+          pattern: 'p/{portal}/a/{account}/avatars/{id}',
+          rules: ['R2', 'R6'],
+          triggers: ['disconnect', 'uninstall', 'support-deletion', 'retention'],
+          boundTo: 'account',
+        },
+        {
           store: 'cache',
           // The account's contact list for display; cleared with the account's prefix on disconnect.
           pattern: 'p:{portal}:a:{account}:contacts',

@@ -100,11 +100,23 @@ export class ContactRepository {
    * Ids rather than a time, so clock skew between Olchat and PostgreSQL cannot mark a fresh contact.
    * Already stale contacts keep their original mark. @returns how many were marked.
    */
-  async markStale(accountId: string, seenRemoteIds: string[], db: Queryable = this.sql): Promise<number> {
+  async markStale(
+    accountId: string,
+    seenRemoteIds: string[],
+    db: Queryable = this.sql,
+    { activeWithinDays = 90 }: { activeWithinDays?: number } = {},
+  ): Promise<number> {
+    // A messenger's listing is partial (Telegram: the address book and the latest 100 dialogs), and deleting a
+    // contact takes its chat and message metadata along: a customer whose chat moved within the message period
+    // (R3) is not stale, whatever the listing says.
     const result = await db`
-      update contacts set stale_at = now()
-      where account_id = ${accountId} and stale_at is null
-        and remote_id <> all(${db.array(seenRemoteIds)}::text[])`
+      update contacts k set stale_at = now()
+      where k.account_id = ${accountId} and k.stale_at is null
+        and k.remote_id <> all(${db.array(seenRemoteIds)}::text[])
+        and not exists (
+          select 1 from chats c
+          where c.contact_id = k.id and c.updated_at > now() - ${activeWithinDays}::int * interval '1 day'
+        )`
     return result.count
   }
 

@@ -40,6 +40,18 @@ describe('ContactRepository', () => {
     expect(await repos.contacts.findByRemote(otherId, '100')).toBeUndefined()
   })
 
+  test('R6: a contact missing from a partial listing is not stale while its chat moved within the message period', async () => {
+    const own = (await seedAccount(repos)).id
+    const contact = await repos.contacts.upsert(own, { remoteId: '150', firstName: 'Busy' })
+    const chat = await repos.chats.upsert({ accountId: own, remoteChatId: '150', contactId: contact.id })
+    expect(await repos.contacts.markStale(own, [])).toBe(0)
+    // The chat has been quiet for longer than the period: now the listing decides.
+    await db.sql`update chats set updated_at = now() - interval '91 days' where id = ${chat.id}`
+    expect(await repos.contacts.markStale(own, [])).toBe(1)
+    expect((await repos.contacts.findByRemote(own, '150'))!.staleAt).not.toBeNull()
+    await repos.contacts.deleteAll(own)
+  })
+
   test('S4: contact phones are sealed', async () => {
     await repos.contacts.upsert(accountId, { remoteId: '101', phone: '+79995554433' })
     const raw = await rawText(db.sql, 'contacts')
