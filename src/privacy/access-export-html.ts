@@ -30,6 +30,7 @@ const COLUMN_LABELS: Record<string, string> = {
   username: 'Имя пользователя',
   phone: 'Номер телефона',
   avatar_key: 'Фото (файл)',
+  avatar_sent_key: 'Фото, переданное в Битрикс24 (файл)',
   credentials: 'Данные входа',
   payload: 'Содержимое',
   body: 'Содержимое',

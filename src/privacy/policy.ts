@@ -84,7 +84,16 @@ export const privacyPolicy: PrivacyPolicy = {
         {
           store: 'postgres',
           table: 'contacts',
-          columns: ['remote_id', 'first_name', 'last_name', 'username', 'phone_enc', 'avatar_key'],
+          // `avatar_sent_key`: the photo last queued to the portal (only a changed one is sent again).
+          columns: [
+            'remote_id',
+            'first_name',
+            'last_name',
+            'username',
+            'phone_enc',
+            'avatar_key',
+            'avatar_sent_key',
+          ],
           rules: ['R2', 'R6'],
           triggers: ['disconnect', 'uninstall', 'support-deletion', 'retention'],
           overdue: [

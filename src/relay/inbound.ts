@@ -84,7 +84,10 @@ export async function handleRemoteEvent(
   }
 }
 
-/** The user block of a payload. No `pictureKey`: the portal would re-fetch the avatar with every message. */
+/**
+ * The user block of a payload. No `pictureKey` here: the portal would re-fetch the avatar with every item;
+ * a message adds it only when the avatar changed (`contacts.takeAvatarToSend`).
+ */
 function userRef(remoteId: string, contact: Contact | undefined) {
   const name = clip(contact?.firstName ?? contact?.username)
   const lastName = clip(contact?.lastName)
@@ -151,6 +154,8 @@ async function onMessage(
         tx,
       )
       if (!recorded.created) return false
+      // Taken in this transaction: a crash before the commit loses neither the avatar nor the record of it.
+      const pictureKey = await deps.repos.contacts.takeAvatarToSend(contact.id, tx)
       await deps.repos.deliveries.enqueue(
         {
           accountId: account.id,
@@ -158,7 +163,7 @@ async function onMessage(
           direction: 'to_portal',
           kind: 'message',
           idempotencyKey: inboundMessageKey(account.id, event.chat.chatId, event.messageId),
-          payload,
+          payload: pictureKey ? { ...payload, user: { ...payload.user, pictureKey } } : payload,
         },
         tx,
       )

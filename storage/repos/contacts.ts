@@ -16,6 +16,8 @@ export interface Contact {
   username: string | null
   phone: string | null
   avatarKey: string | null
+  /** The avatar key last queued to the portal (a message carries the avatar only when it changed). */
+  avatarSentKey: string | null
   refreshedAt: Date
   staleAt: Date | null
 }
@@ -68,6 +70,20 @@ export class ContactRepository {
         stale_at = null
       returning *`
     return this.#open(row!)
+  }
+
+  /**
+   * Takes the contact's avatar for the next message to the portal: when the current avatar is not the one
+   * last sent, records it as sent and returns its key, otherwise returns nothing. Call it in the transaction
+   * that queues the message, so the record and the message commit together; the row lock makes two
+   * concurrent messages agree on which one carries it.
+   */
+  async takeAvatarToSend(id: string, db: Queryable = this.sql): Promise<string | undefined> {
+    const [row] = await db<{ avatarKey: string }[]>`
+      update contacts set avatar_sent_key = avatar_key
+      where id = ${id} and avatar_key is not null and avatar_sent_key is distinct from avatar_key
+      returning avatar_key`
+    return row?.avatarKey
   }
 
   /** @throws ContactNotFoundError */

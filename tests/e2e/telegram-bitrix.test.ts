@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import type { tl } from '@mtcute/core'
+import { Long, type tl } from '@mtcute/core'
 import type { Server } from 'bun'
 import { syncAccountContacts } from '../../src/accounts/contact-sync.ts'
 import { accountSessionStore } from '../../src/accounts/session-store.ts'
@@ -105,7 +105,13 @@ interface PortalFile {
 interface PortalState {
   chats: PortalChat[]
   files: PortalFile[]
-  externalUsers: { externalId: string; name: string; lastName: string; connector: string }[]
+  externalUsers: {
+    externalId: string
+    name: string
+    lastName: string
+    connector: string
+    picture: PortalFile | null
+  }[]
 }
 const state = () => emu.state() as unknown as PortalState
 const chatOf = (user: WorldUser) =>
@@ -151,6 +157,9 @@ async function settleEvents() {
 function bytes(size: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: size }, (_, i) => (i * 13 + seed) % 256)
 }
+
+/** Anna's small profile photo (issue 5), given to her before the contact sync. */
+const avatarBytes = bytes(3_000, 42)
 
 beforeAll(async () => {
   db = await createTestDatabase()
@@ -509,8 +518,9 @@ describe('Telegram (stub) ⇄ relay ⇄ Bitrix24 emulator', () => {
   }, 30_000)
 
   test('I2: a contact sync over the same client keeps the customer the relay met, named, with the phone sealed', async () => {
+    anna().avatar = { photoId: Long.fromNumber(9001), bytes: avatarBytes }
     const result = await syncAccountContacts({ sql: db.sql, repos, files }, account, client)
-    expect(result).toMatchObject({ contacts: 1, invalid: 0, stale: 0 })
+    expect(result).toMatchObject({ contacts: 1, invalid: 0, stale: 0, avatarsStored: 1 })
     const [contact] = await repos.contacts.list(account.id)
     expect(contact).toMatchObject({
       remoteId: String(annaId),
@@ -526,6 +536,23 @@ describe('Telegram (stub) ⇄ relay ⇄ Bitrix24 emulator', () => {
     expect(chat?.contactId).toBe(contact!.id)
   }, 30_000)
 
+  test('issue 5: the synced avatar reaches the portal with the next message; the portal fetched it once', async () => {
+    const world = h.harness.world
+    const avatarsOnPortal = () => state().files.filter((f) => f.purpose === 'avatar')
+    const before = avatarsOnPortal().length
+    await relayed(anna(), world.customerSends(phone, anna(), 'with my photo').id)
+    const user = state().externalUsers.find(
+      (u) => u.connector === TELEGRAM && u.externalId === String(annaId),
+    )
+    expect(user?.picture).toMatchObject({
+      status: 'downloaded',
+      size: avatarBytes.length,
+      sha256: sha256(avatarBytes),
+    })
+    await relayed(anna(), world.customerSends(phone, anna(), 'same photo').id)
+    expect(avatarsOnPortal().length - before).toBe(1)
+  }, 30_000)
+
   test('afterwards: every delivery done, no body, no relayed file left, no event failed, nothing logged as an error', async () => {
     await until('every delivery done', async () => {
       const [row] = await db.sql<
@@ -539,10 +566,12 @@ describe('Telegram (stub) ⇄ relay ⇄ Bitrix24 emulator', () => {
     const counts = await db.sql<{ direction: string; kind: string; n: number }[]>`
       select direction, kind, count(*)::int as n from deliveries group by 1, 2 order by 1, 2`
     figures.deliveries = Object.fromEntries(counts.map((c) => [`${c.direction}/${c.kind}`, c.n]))
-    // R8: the portal fetched every relayed file inside its call; none is left in object storage.
+    // R8: the portal fetched every relayed file inside its call; none is left in object storage. The
+    // customer's avatar stays: it is contact data (I2: R2, R6), not a relayed file.
     const left: string[] = []
     for await (const object of files.listExpired(new Date(8.64e15), 'p/')) left.push(object.key)
-    expect(left).toEqual([])
+    const [contact] = await repos.contacts.list(account.id)
+    expect(left).toEqual([contact!.avatarKey!])
     const stats = emu.stats() as { eventsFailed: number; status503: number; requests: number }
     figures.portalRequests = stats.requests
     expect(stats.eventsFailed).toBe(0)
