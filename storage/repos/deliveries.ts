@@ -276,25 +276,15 @@ export class DeliveryRepository {
    */
   async requeueExpiredLocks(db: Queryable = this.sql): Promise<number> {
     const deadAfter = `${this.claimerDeadAfterMs} milliseconds`
-    const result = await db`
-      update deliveries d set
-        attempts = d.attempts + 1,
-        status = case when dead then 'dead' else 'pending' end,
-        finished_at = case when dead then now() end,
-        last_error = coalesce(d.last_error, 'lock expired'),
-        locked_until = null, claimed_by = null, claimed_at = null
-      from (
-        select id, (attempts + 1 >= ${this.maxAttempts} or expires_at <= now()) as dead
-        from deliveries d
-        where status = 'in_flight' and (locked_until < now() or (
-          claimed_by is not null and claimed_at < now() - ${deadAfter}::interval
-          and not exists (
-            select 1 from instances i where i.id = d.claimed_by and i.heartbeat_at > now() - ${deadAfter}::interval
-          )))
-        for update skip locked
-      ) expired
-      where d.id = expired.id`
-    return result.count
+    return this.#requeue(
+      db,
+      db`(locked_until < now() or (
+        claimed_by is not null and claimed_at < now() - ${deadAfter}::interval
+        and not exists (
+          select 1 from instances i where i.id = d.claimed_by and i.heartbeat_at > now() - ${deadAfter}::interval
+        )))`,
+      'lock expired',
+    )
   }
 
   /**
@@ -309,21 +299,29 @@ export class DeliveryRepository {
     db: Queryable = this.sql,
   ): Promise<number> {
     if (this.claimer === null) return 0
+    return this.#requeue(
+      db,
+      db`claimed_by = ${this.claimer} and account_id = ${accountId} and direction = ${direction}`,
+      'in doubt: drain interrupted',
+    )
+  }
+
+  /** In-flight rows matching `where` back to pending (or dead at their last attempt), the attempt counted. */
+  async #requeue(db: Queryable, where: ReturnType<Queryable>, reason: string): Promise<number> {
     const result = await db`
-      update deliveries d set
-        attempts = d.attempts + 1,
+      update deliveries u set
+        attempts = u.attempts + 1,
         status = case when dead then 'dead' else 'pending' end,
         finished_at = case when dead then now() end,
-        last_error = coalesce(d.last_error, 'in doubt: drain interrupted'),
+        last_error = coalesce(u.last_error, ${reason}),
         locked_until = null, claimed_by = null, claimed_at = null
       from (
         select id, (attempts + 1 >= ${this.maxAttempts} or expires_at <= now()) as dead
-        from deliveries
-        where claimed_by = ${this.claimer} and account_id = ${accountId} and direction = ${direction}
-          and status = 'in_flight'
+        from deliveries d
+        where status = 'in_flight' and ${where}
         for update skip locked
-      ) orphan
-      where d.id = orphan.id`
+      ) lost
+      where u.id = lost.id`
     return result.count
   }
 

@@ -147,23 +147,29 @@ async function drainAndJudge(name: string, world: CrashWorld, outcome: BurstOutc
   return last
 }
 
+/** The burst with two SIGKILLs and restarts; checks what holds for every messenger: nothing lost, in order. */
+async function killedTwice(name: string, side: MessengerSide) {
+  const world = await newWorld(side)
+  const outcome = await runBurst(world, {
+    total,
+    chats,
+    writers,
+    disruptions: [killOnce(world), killOnce(world)],
+  })
+  const result = await drainAndJudge(name, world, outcome)
+  expect(world.kills).toBe(2)
+  expect(result.toPortal.missing).toBe(0)
+  expect(result.toMessenger.missing).toBe(0)
+  expect(result.toPortal.outOfOrderChats).toBe(0)
+  expect(result.toMessenger.outOfOrderChats).toBe(0)
+  return { world, result }
+}
+
 describe.skipIf(!runnable)('crash test: mixed burst through real processes', () => {
   test(
     'Olchat SIGKILLed twice mid-burst: nothing lost, in order, once toward the messenger',
     async () => {
-      const world = await newWorld()
-      const outcome = await runBurst(world, {
-        total,
-        chats,
-        writers,
-        disruptions: [killOnce(world), killOnce(world)],
-      })
-      const result = await drainAndJudge('sigkill', world, outcome)
-      expect(world.kills).toBe(2)
-      expect(result.toPortal.missing).toBe(0)
-      expect(result.toMessenger.missing).toBe(0)
-      expect(result.toPortal.outOfOrderChats).toBe(0)
-      expect(result.toMessenger.outOfOrderChats).toBe(0)
+      const { world, result } = await killedTwice('sigkill', new SandboxSide())
       expect(result.toMessenger.duplicates).toBe(0)
       expect(result.messengerRepeats).toBe(0)
       // Only sends in flight at a kill are in doubt: at most one portal call per kill.
@@ -233,19 +239,7 @@ describe.skipIf(!runnable)('crash test over MAX: mixed burst through real proces
   test(
     'MAX: Olchat SIGKILLed twice mid-burst: nothing lost, in order, duplicates only from sends in flight',
     async () => {
-      const world = await newWorld(new MaxSide())
-      const outcome = await runBurst(world, {
-        total,
-        chats,
-        writers,
-        disruptions: [killOnce(world), killOnce(world)],
-      })
-      const result = await drainAndJudge('max-sigkill', world, outcome)
-      expect(world.kills).toBe(2)
-      expect(result.toPortal.missing).toBe(0)
-      expect(result.toMessenger.missing).toBe(0)
-      expect(result.toPortal.outOfOrderChats).toBe(0)
-      expect(result.toMessenger.outOfOrderChats).toBe(0)
+      const { world, result } = await killedTwice('max-sigkill', new MaxSide())
       expect(result.toMessenger.duplicates).toBeLessThanOrEqual(world.kills)
       expect(result.toPortal.duplicates).toBeLessThanOrEqual(world.kills * portalBatch)
     },
