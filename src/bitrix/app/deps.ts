@@ -36,6 +36,12 @@ export interface BitrixAppOptions {
   maxBodyBytes?: number
   /** Lifetime of a placement session. @default 30 minutes */
   placementSessionMs?: number
+  /**
+   * An event not stored within this long is answered 503 and its late write rolled back: the portal has
+   * stopped waiting (one attempt, no retry, §6.2), and a write landing after the chat's next event would put
+   * the two out of order. @default 5 s
+   */
+  eventStoreDeadlineMs?: number
 }
 
 export interface BitrixAppDeps {

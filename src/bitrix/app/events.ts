@@ -20,7 +20,7 @@ import { acceptInstall, VerificationError } from './verify.ts'
 /** What the inbox keeps of an event: everything but `auth` (its tokens are never needed afterwards). */
 export type StoredEvent = WithoutAuth<BitrixEvent>
 
-type Outcome = { status: 200 | 400 | 401; body: Record<string, unknown> }
+type Outcome = { status: 200 | 400 | 401 | 503; body: Record<string, unknown> }
 
 const unauthorized: Outcome = { status: 401, body: { error: 'unauthorized' } }
 const malformed = (reason: string): Outcome => ({ status: 400, body: { error: 'malformed_event', reason } })
@@ -56,15 +56,27 @@ async function store(deps: BitrixAppDeps, portalId: string, event: BitrixEvent):
     orderKey: orderKey(deps, event),
     payload: toStored(event),
   }
-  const { created } =
-    event.event === 'ONAPPUNINSTALL'
-      ? await deps.sql.begin(async (tx) => {
-          await deps.repos.portals.setStatus(portalId, 'uninstalled', tx)
-          return deps.inbox.insert(input, tx)
-        })
-      : await deps.inbox.insert(input)
+  const deadline = Date.now() + (deps.options?.eventStoreDeadlineMs ?? 5_000)
+  let created: boolean
+  try {
+    ;({ created } = await deps.sql.begin(async (tx) => {
+      if (event.event === 'ONAPPUNINSTALL') await deps.repos.portals.setStatus(portalId, 'uninstalled', tx)
+      const inserted = await deps.inbox.insert(input, tx)
+      // A write held up by a database outage must not commit after the portal gave up on it.
+      if (Date.now() > deadline) throw new LateEventError()
+      return inserted
+    }))
+  } catch (error) {
+    if (!(error instanceof LateEventError)) throw error
+    deps.log.warn({ event: event.event, portalId }, 'event stored too late: rolled back, answered 503')
+    return { status: 503, body: { error: 'unavailable', reason: 'the event could not be stored in time' } }
+  }
   if (created) deps.onEventStored?.()
   return { status: 200, body: { ok: true, duplicate: !created } }
+}
+
+class LateEventError extends Error {
+  override name = 'LateEventError'
 }
 
 async function acceptInstallEvent(deps: BitrixAppDeps, event: EventOf<'ONAPPINSTALL'>): Promise<Outcome> {

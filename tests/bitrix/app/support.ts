@@ -136,11 +136,18 @@ export interface Harness {
 }
 
 export async function createHarness(
-  options: { deps?: Partial<BitrixAppDeps>; maxAttempts?: number } = {},
+  options: {
+    deps?: Partial<BitrixAppDeps>
+    maxAttempts?: number
+    /** Builds the inbox repository (a test wraps the real one). */
+    inbox?: (sql: Sql, box: typeof secrets) => InboundEventRepository
+  } = {},
 ): Promise<Harness> {
   const db = await createTestDatabase()
   const repos = repositories(db.sql)
-  const inbox = new InboundEventRepository(db.sql, secrets, { maxAttempts: options.maxAttempts ?? 3 })
+  const inbox =
+    options.inbox?.(db.sql, secrets) ??
+    new InboundEventRepository(db.sql, secrets, { maxAttempts: options.maxAttempts ?? 3 })
   const portal = new FakePortal()
   const logs: string[] = []
   const log = createLogger({
