@@ -70,6 +70,9 @@ async function startNode(port: number): Promise<{ olchat: OlchatProcess; url: st
     OLCHAT_ALLOW_HTTP_PORTALS: 'true',
     SANDBOX_URL: sandbox.url,
     LOG_LEVEL: 'info',
+    // The portal emulator runs with its limit off: Olchat's own mirror of the budget must match, or the bench
+    // measures the standard plan's 50 items/s instead of Olchat.
+    BITRIX_REST_BUDGET: process.env.BENCH_REST_BUDGET ?? '100000/100000',
   })
   olchats.push(olchat)
   await olchat.waitReady(30_000)

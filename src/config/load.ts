@@ -58,6 +58,8 @@ export interface Config {
     /** Marketplace app credentials; undefined when every portal is a local app with its own. */
     app: { clientId: string; clientSecret: string } | undefined
     allowHttpPortals: boolean
+    /** Overrides the plans' REST buckets for every portal (`BITRIX_REST_BUDGET`). */
+    restBudget: { burst: number; drainPerSecond: number } | undefined
   }
 }
 
@@ -179,8 +181,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           ? { clientId: e.BITRIX_CLIENT_ID, clientSecret: e.BITRIX_CLIENT_SECRET }
           : undefined,
       allowHttpPortals: e.OLCHAT_ALLOW_HTTP_PORTALS,
+      restBudget: restBudget(e.BITRIX_REST_BUDGET),
     },
   }
+}
+
+function restBudget(value: string | undefined): Config['bitrix']['restBudget'] {
+  if (value === undefined) return undefined
+  const [burst, perSecond] = value.split('/').map(Number)
+  return { burst: burst!, drainPerSecond: perSecond! }
 }
 
 /** The TLS variables that only make sense together (PRIVACY S1, S5); the files themselves are checked by the schema. */

@@ -97,6 +97,12 @@ export const envSchema = v.object({
   LOG_LEVEL: v.optional(v.picklist(logLevels, `must be one of ${logLevels.join(', ')}`), 'info'),
   BITRIX_CLIENT_ID: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]{1,128}$/, 'not a Bitrix24 client id'))),
   BITRIX_CLIENT_SECRET: v.optional(v.pipe(v.string(), v.minLength(8, 'too short for a client secret'))),
+  BITRIX_REST_BUDGET: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^[1-9]\d{0,6}\/[1-9]\d{0,6}$/, 'expected <burst>/<requests per second>, e.g. 250/5'),
+    ),
+  ),
   OLCHAT_ALLOW_HTTP_PORTALS: v.optional(boolean, 'false'),
   SANDBOX_URL: v.optional(url(['http:', 'https:'], 'http(s)://')),
   RETENTION_MESSAGES_DAYS: v.optional(integer(1, 3650), '90'),
@@ -246,6 +252,12 @@ export const envDocs: Record<keyof typeof envSchema.entries, VariableDoc> = {
     format: 'string',
     default: '—',
     description: 'Client secret of the Marketplace app (set together with `BITRIX_CLIENT_ID`)',
+  },
+  BITRIX_REST_BUDGET: {
+    format: '<burst>/<requests per second>',
+    default: 'by plan: 50/2, Enterprise 250/5',
+    description:
+      "Every portal's REST budget, instead of the cloud plans' limits: for on-premise Bitrix24 with other limits, or an emulator with its limit off",
   },
   RETENTION_MESSAGES_DAYS: {
     format: '1–3650',

@@ -88,6 +88,18 @@ describe('configuration', () => {
     expect(errorOf({ PORT: '70000' })).toBe('PORT: must be at most 65535')
   })
 
+  test("BITRIX_REST_BUDGET overrides the plans' REST bucket; a malformed one is refused", () => {
+    expect(loadConfig({}).bitrix.restBudget).toBeUndefined()
+    expect(loadConfig({ BITRIX_REST_BUDGET: '500/20' }).bitrix.restBudget).toEqual({
+      burst: 500,
+      drainPerSecond: 20,
+    })
+    expect(errorOf({ BITRIX_REST_BUDGET: '500' })).toBe(
+      'BITRIX_REST_BUDGET: expected <burst>/<requests per second>, e.g. 250/5',
+    )
+    expect(errorOf({ BITRIX_REST_BUDGET: '0/2' })).toContain('BITRIX_REST_BUDGET')
+  })
+
   test('S3 settings that only make sense together are checked together', () => {
     expect(errorOf({ S3_BUCKET: 'files', S3_ACCESS_KEY_ID: 'id' })).toBe(
       'S3_SECRET_ACCESS_KEY: must be set together with S3_ACCESS_KEY_ID',

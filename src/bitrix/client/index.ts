@@ -29,11 +29,13 @@ export function createBitrixClient({
   logger?: Logger
   registry?: Registry
 }): BitrixClient {
+  const bucket = config.bitrix.restBudget
   return new BitrixClient({
     portals,
     cache,
     app: config.bitrix.app,
     allowHttp: config.bitrix.allowHttpPortals,
+    ...(bucket ? { budget: { plans: { standard: bucket, enterprise: bucket } } } : {}),
     logger,
     registry,
   })
