@@ -107,6 +107,21 @@ export class AccountRepository {
     return rows.map((row) => this.#open(row))
   }
 
+  /**
+   * The account of `messenger` bound to the Open Line `lineId` (`lines.id`), oldest first when several are:
+   * one indexed lookup per operator event, however many accounts the portal has.
+   */
+  async findBoundToLine(
+    lineId: string,
+    messenger: Account['messenger'],
+    db: Queryable = this.sql,
+  ): Promise<Account | undefined> {
+    const [row] = await db<AccountRow[]>`
+      select * from accounts where line_id = ${lineId} and messenger = ${messenger}
+      order by created_at, id limit 1`
+    return row ? this.#open(row) : undefined
+  }
+
   /** Every account not fully disconnected: what a starting supervisor looks at. */
   async listConnectable(db: Queryable = this.sql): Promise<Account[]> {
     const rows = await db<AccountRow[]>`

@@ -88,6 +88,17 @@ describe('AccountRepository', () => {
     expect((await repos.accounts.listConnectable()).map((a) => a.id)).not.toContain(account!.id)
   })
 
+  test('findBoundToLine: the account of the messenger bound to the line, none for another messenger or line', async () => {
+    const line = await repos.lines.upsert({ portalId, connectorId: 'olchat_max', lineId: '7' })
+    const other = await repos.lines.upsert({ portalId, connectorId: 'olchat_max', lineId: '8' })
+    const bound = await repos.accounts.create({ portalId, messenger: 'max', lineId: line.id })
+    await repos.accounts.create({ portalId, messenger: 'max', lineId: other.id })
+    expect((await repos.accounts.findBoundToLine(line.id, 'max'))?.id).toBe(bound.id)
+    expect(await repos.accounts.findBoundToLine(line.id, 'telegram')).toBeUndefined()
+    await repos.accounts.bindLine(bound.id, null)
+    expect(await repos.accounts.findBoundToLine(line.id, 'max')).toBeUndefined()
+  })
+
   test('unknown ids are domain errors', async () => {
     const missing = '00000000-0000-4000-8000-000000000000'
     await expect(repos.accounts.get(missing)).rejects.toBeInstanceOf(AccountNotFoundError)

@@ -64,8 +64,7 @@ export async function boundAccount(
   if (!connector) return undefined
   const line = await deps.repos.lines.find(portalId, connector.id, lineId)
   if (!line) return undefined
-  const accounts = await deps.repos.accounts.listByPortal(portalId)
-  return accounts.find((account) => account.lineId === line.id && account.messenger === connector.messenger)
+  return deps.repos.accounts.findBoundToLine(line.id, connector.messenger)
 }
 
 function idsOf(id: string | string[]): string[] {
