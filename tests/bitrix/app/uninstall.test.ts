@@ -32,7 +32,10 @@ async function ownedRows(sql: Sql, portalId: string): Promise<Record<string, num
       (select count(*) from account_leases l join accounts a on a.id = l.account_id
         where a.portal_id = ${portalId})::int as account_leases,
       (select count(*) from analytics_daily where portal_id = ${portalId})::int as analytics_daily,
-      (select count(*) from inbound_events where portal_id = ${portalId})::int as inbound_events`
+      (select count(*) from inbound_events where portal_id = ${portalId})::int as inbound_events,
+      (select count(*) from retention_deadlines
+        where subject_id = ${portalId}
+          or subject_id in (select id::text from accounts where portal_id = ${portalId}))::int as retention_deadlines`
   // Column names come back camelCased: name them as their tables.
   return Object.fromEntries(
     Object.entries(row!).map(([key, count]) => [key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), count]),
@@ -77,6 +80,12 @@ async function seed(p: InstalledPortal) {
   expect((await post(h, '/bitrix/events', samples.dialog(auth, 'START'))).status).toBe(200)
   await h.cache.set(`p:${p.id}:rate`, '1')
   await h.cache.set(`p:${p.id}:a:${account.id}:contacts`, '[]')
+  // The REST client's keys are named by the portal outside its prefix; a deadline names it by id only.
+  await h.cache.set(`bitrix:bucket:${p.id}`, String(Date.now()))
+  await h.cache.set(`bitrix:refresh:${p.id}`, 'lock')
+  await h.sql`
+    insert into retention_deadlines (data_class, subject_type, subject_id, due_at)
+    values ('I5', 'account', ${account.id}, now() + interval '1 day')`
   await h.files.put(`p/${p.id}/a/${account.id}/f1`, Readable.from([Buffer.from('file body')]))
 }
 
@@ -151,6 +160,9 @@ describe('OnAppUninstall', () => {
         expect({ table, rows: after[table] }).toEqual({ table, rows: expected })
       }
       expect(await h.cache.keys(`p:${target.id}:`)).toEqual([])
+      expect(await h.cache.keys(`bitrix:bucket:${target.id}`)).toEqual([])
+      expect(await h.cache.keys(`bitrix:refresh:${target.id}`)).toEqual([])
+      expect(await h.cache.keys(`bitrix:bucket:${other.id}`)).toHaveLength(1)
       expect(await filesOf(target.id)).toBe(0)
       expect(await h.cache.keys(`p:${other.id}:`)).toHaveLength(2)
       expect(await filesOf(other.id)).toBe(1)
@@ -163,7 +175,7 @@ describe('OnAppUninstall', () => {
         trigger: 'OnAppUninstall',
         clean: clean === '1',
         rows: { portals: 1, accounts: 1, messages: 1 },
-        cacheKeys: 2,
+        cacheKeys: 4,
         files: 1,
       })
       const [entry] = await h.repos.auditLog.listByPortal(ref)
