@@ -5,27 +5,10 @@
  * Options: `--client-id`, `--client-secret`, `--drain`, `--burst`, `--port`, `--oauth-port`, `--member-id`,
  * `--host` (or env BITRIX24_EMULATOR_<NAME>, e.g. BITRIX24_EMULATOR_CLIENT_ID).
  */
+import { processOptions, serveUntilSignal } from '../process-options.ts'
 import { startBitrix24Emulator } from './index.ts'
 
-function option(name: string): string | undefined {
-  const flag = `--${name}`
-  const i = process.argv.indexOf(flag)
-  if (i !== -1) return process.argv[i + 1]
-  const inline = process.argv.find((a) => a.startsWith(`${flag}=`))
-  if (inline) return inline.slice(flag.length + 1)
-  return process.env[`BITRIX24_EMULATOR_${name.toUpperCase().replaceAll('-', '_')}`]
-}
-
-function num(name: string): number | undefined {
-  const raw = option(name)
-  if (raw === undefined) return undefined
-  const n = Number(raw)
-  if (!Number.isFinite(n)) {
-    console.error(`--${name} must be a number, got ${raw}`)
-    process.exit(2)
-  }
-  return n
-}
+const { option, num } = processOptions('BITRIX24_EMULATOR')
 
 const drain = num('drain')
 const burst = num('burst')
@@ -48,12 +31,4 @@ process.stdout.write(
   })}\n`,
 )
 
-let stopping = false
-async function shutdown(): Promise<void> {
-  if (stopping) return
-  stopping = true
-  await emulator.stop()
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown())
-process.on('SIGINT', () => void shutdown())
+serveUntilSignal(() => emulator.stop())

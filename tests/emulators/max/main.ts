@@ -6,27 +6,11 @@
  * attachment.not.ready per fresh upload, default 1), `--webhook-first-retry-ms`, `--webhook-unsubscribe-ms`
  * (or env MAX_EMULATOR_<NAME>, e.g. MAX_EMULATOR_PORT).
  */
+import { processOptions, serveUntilSignal } from '../process-options.ts'
 import { startMaxEmulator } from './index.ts'
 
-function option(name: string): string | undefined {
-  const flag = `--${name}`
-  const i = process.argv.indexOf(flag)
-  if (i !== -1) return process.argv[i + 1]
-  const inline = process.argv.find((a) => a.startsWith(`${flag}=`))
-  if (inline) return inline.slice(flag.length + 1)
-  return process.env[`MAX_EMULATOR_${name.toUpperCase().replaceAll('-', '_')}`]
-}
-
-function num(name: string): number | undefined {
-  const raw = option(name)
-  if (raw === undefined) return undefined
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n < 0) {
-    console.error(`--${name} must be a non-negative number, got ${raw}`)
-    process.exit(2)
-  }
-  return n
-}
+const { option, num: anyNumber } = processOptions('MAX_EMULATOR')
+const num = (name: string) => anyNumber(name, { min: 0 })
 
 /** A rate: a number, `off` (no limit) or absent (the documented default). */
 function rate(name: string): number | null | undefined {
@@ -48,12 +32,4 @@ const emulator = await startMaxEmulator({
 })
 process.stdout.write(`${JSON.stringify(emulator.info())}\n`)
 
-let stopping = false
-async function shutdown(): Promise<void> {
-  if (stopping) return
-  stopping = true
-  await emulator.close()
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown())
-process.on('SIGINT', () => void shutdown())
+serveUntilSignal(() => emulator.close())
