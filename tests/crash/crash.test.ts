@@ -165,6 +165,24 @@ async function killedTwice(name: string, side: MessengerSide) {
   return { world, result }
 }
 
+/**
+ * A burst with one disruption that kills nothing: the same process rides it out, so nothing may be lost,
+ * reordered or repeated on either side.
+ */
+async function riddenOut(name: string, disruption: () => Promise<void>) {
+  const world = await newWorld()
+  const outcome = await runBurst(world, { total, chats, writers, disruptions: [disruption] })
+  const result = await drainAndJudge(name, world, outcome)
+  expect(world.olchat.child.exitCode).toBeNull()
+  expect(result.toPortal.missing).toBe(0)
+  expect(result.toMessenger.missing).toBe(0)
+  expect(result.toPortal.outOfOrderChats).toBe(0)
+  expect(result.toMessenger.outOfOrderChats).toBe(0)
+  expect(result.toPortal.duplicates).toBe(0)
+  expect(result.toMessenger.duplicates).toBe(0)
+  expect(result.messengerRepeats).toBe(0)
+}
+
 describe.skipIf(!runnable)('crash test: mixed burst through real processes', () => {
   test(
     'Olchat SIGKILLed twice mid-burst: nothing lost, in order, once toward the messenger',
@@ -180,53 +198,18 @@ describe.skipIf(!runnable)('crash test: mixed burst through real processes', () 
 
   test(
     'PostgreSQL restarted mid-burst: Olchat rides it out, nothing lost, no duplicates',
-    async () => {
-      const world = await newWorld()
-      const outcome = await runBurst(world, {
-        total,
-        chats,
-        writers,
-        disruptions: [
-          async () => {
-            await pg.stop()
-            await Bun.sleep(2000)
-            await pg.start()
-          },
-        ],
-      })
-      const result = await drainAndJudge('postgres-restart', world, outcome)
-      expect(world.olchat.child.exitCode).toBeNull()
-      expect(result.toPortal.missing).toBe(0)
-      expect(result.toMessenger.missing).toBe(0)
-      expect(result.toPortal.outOfOrderChats).toBe(0)
-      expect(result.toMessenger.outOfOrderChats).toBe(0)
-      expect(result.toPortal.duplicates).toBe(0)
-      expect(result.toMessenger.duplicates).toBe(0)
-      expect(result.messengerRepeats).toBe(0)
-    },
+    () =>
+      riddenOut('postgres-restart', async () => {
+        await pg.stop()
+        await Bun.sleep(2000)
+        await pg.start()
+      }),
     testTimeoutMs,
   )
 
   test(
     'S2: Redis flushed mid-burst: nothing lost, no duplicates',
-    async () => {
-      const world = await newWorld()
-      const outcome = await runBurst(world, {
-        total,
-        chats,
-        writers,
-        disruptions: [() => redis.flushAll()],
-      })
-      const result = await drainAndJudge('redis-flush', world, outcome)
-      expect(world.olchat.child.exitCode).toBeNull()
-      expect(result.toPortal.missing).toBe(0)
-      expect(result.toMessenger.missing).toBe(0)
-      expect(result.toPortal.outOfOrderChats).toBe(0)
-      expect(result.toMessenger.outOfOrderChats).toBe(0)
-      expect(result.toPortal.duplicates).toBe(0)
-      expect(result.toMessenger.duplicates).toBe(0)
-      expect(result.messengerRepeats).toBe(0)
-    },
+    () => riddenOut('redis-flush', () => redis.flushAll()),
     testTimeoutMs,
   )
 })
