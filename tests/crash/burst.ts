@@ -23,7 +23,17 @@ export interface BurstOutcome {
   operatorAccepted: Set<string>
   /** Operator messages whose event failed (Olchat down or failing): the portal kept them, Olchat may not. */
   operatorRefused: number
+  /** `chat:n` → how its event failed (status or error, time taken), for whoever reads a failure. */
+  operatorRefusals: Map<string, string>
   burstMs: number
+}
+
+/** The parts of the emulator's delivery record a refusal report shows. */
+interface RefusalRecord {
+  ok: boolean
+  status: number | null
+  error: string | null
+  latencyMs: number
 }
 
 const customerText = (chat: number, n: number) => `cu:${chat}:${n} hello from the customer`
@@ -64,6 +74,7 @@ export async function runBurst(world: CrashWorld, plan: BurstPlan): Promise<Burs
     customerWritten: new Set(),
     operatorAccepted: new Set(),
     operatorRefused: 0,
+    operatorRefusals: new Map(),
     burstMs: 0,
   }
   const sendCustomer = async ({ chat }: { chat: number }) => {
@@ -83,15 +94,20 @@ export async function runBurst(world: CrashWorld, plan: BurstPlan): Promise<Burs
     const n = nextOperator[chat]!++
     const text = operatorText(chat, n)
     try {
-      const posted = await world.portal<{ deliveries: Array<{ ok: boolean }> }>('post-operator-message', {
+      const posted = await world.portal<{ deliveries: RefusalRecord[] }>('post-operator-message', {
         chatId: portalChat.get(chat),
         text,
       })
       if (posted.deliveries.length > 0 && posted.deliveries.every((d) => d.ok)) {
         outcome.operatorAccepted.add(`${chat}:${n}`)
-      } else outcome.operatorRefused++
-    } catch {
+      } else {
+        outcome.operatorRefused++
+        const why = posted.deliveries.map((d) => `${d.status ?? d.error} in ${d.latencyMs} ms`).join('; ')
+        outcome.operatorRefusals.set(`${chat}:${n}`, why || 'no handler')
+      }
+    } catch (error) {
       outcome.operatorRefused++
+      outcome.operatorRefusals.set(`${chat}:${n}`, String(error))
     }
   }
   const customerTasks = Array.from({ length: Math.max(0, customerTotal - chats) }, (_, i) => ({
@@ -143,6 +159,8 @@ export interface SideVerdict {
   duplicates: number
   /** Chats whose first copies are not in the order written. */
   outOfOrderChats: number
+  /** Each break of order: `chat <c>: <n> after <m>`. */
+  disorders: string[]
   /** Copies seen in all. */
   seen: number
 }
@@ -153,7 +171,7 @@ export function judge(
   kind: 'cu' | 'op',
   expected: Set<string>,
 ): SideVerdict {
-  const verdict: SideVerdict = { missing: 0, duplicates: 0, outOfOrderChats: 0, seen: 0 }
+  const verdict: SideVerdict = { missing: 0, duplicates: 0, outOfOrderChats: 0, disorders: [], seen: 0 }
   const seen = new Set<string>()
   for (const { texts } of chats) {
     let last = -1
@@ -169,7 +187,10 @@ export function judge(
       }
       seen.add(key)
       const n = Number(marker[3])
-      if (n <= last) ordered = false
+      if (n <= last) {
+        ordered = false
+        verdict.disorders.push(`chat ${marker[2]}: ${n} after ${last}`)
+      }
       last = n
     }
     if (!ordered) verdict.outOfOrderChats++

@@ -43,7 +43,23 @@ function orderKey(deps: BitrixAppDeps, event: BitrixEvent): string | null {
   return keyedHash(deps.keys, 'bitrix inbox order v1', chat).slice(0, 32)
 }
 
-async function store(deps: BitrixAppDeps, portalId: string, event: BitrixEvent): Promise<Outcome> {
+const lateOutcome: Outcome = {
+  status: 503,
+  body: { error: 'unavailable', reason: 'the event could not be stored in time' },
+}
+
+/**
+ * Stores the event in the inbox unless `deadline` (ms) has passed. Bitrix24 tries an event once (§6.2) and
+ * gives up on a slow answer; an event stored after that would land behind the chat's next event. The deadline
+ * counts from when the request arrived, not from when the database first answered: a portal lookup stuck
+ * behind a reconnecting pool (seen for ~20 s after a PostgreSQL restart) counts too.
+ */
+async function store(
+  deps: BitrixAppDeps,
+  portalId: string,
+  event: BitrixEvent,
+  deadline: number,
+): Promise<Outcome> {
   const dedupKey = keyedHash(
     deps.keys,
     'bitrix inbox dedup v1',
@@ -56,7 +72,7 @@ async function store(deps: BitrixAppDeps, portalId: string, event: BitrixEvent):
     orderKey: orderKey(deps, event),
     payload: toStored(event),
   }
-  const deadline = Date.now() + (deps.options?.eventStoreDeadlineMs ?? 5_000)
+  if (Date.now() > deadline) return late(deps, event, portalId)
   let created: boolean
   try {
     ;({ created } = await deps.sql.begin(async (tx) => {
@@ -68,8 +84,7 @@ async function store(deps: BitrixAppDeps, portalId: string, event: BitrixEvent):
     }))
   } catch (error) {
     if (!(error instanceof LateEventError)) throw error
-    deps.log.warn({ event: event.event, portalId }, 'event stored too late: rolled back, answered 503')
-    return { status: 503, body: { error: 'unavailable', reason: 'the event could not be stored in time' } }
+    return late(deps, event, portalId)
   }
   if (created) deps.onEventStored?.()
   return { status: 200, body: { ok: true, duplicate: !created } }
@@ -79,7 +94,16 @@ class LateEventError extends Error {
   override name = 'LateEventError'
 }
 
-async function acceptInstallEvent(deps: BitrixAppDeps, event: EventOf<'ONAPPINSTALL'>): Promise<Outcome> {
+function late(deps: BitrixAppDeps, event: BitrixEvent, portalId: string): Outcome {
+  deps.log.warn({ event: event.event, portalId }, 'event not stored in time: answered 503, nothing kept')
+  return lateOutcome
+}
+
+async function acceptInstallEvent(
+  deps: BitrixAppDeps,
+  event: EventOf<'ONAPPINSTALL'>,
+  deadline: number,
+): Promise<Outcome> {
   const { auth } = event
   if (!auth.member_id || !auth.application_token) return unauthorized
   const memberId = auth.member_id
@@ -115,7 +139,7 @@ async function acceptInstallEvent(deps: BitrixAppDeps, event: EventOf<'ONAPPINST
       refreshToken: auth.refresh_token,
       expiresAt,
     })
-    return await store(deps, portal.id, event)
+    return await store(deps, portal.id, event, deadline)
   } catch (error) {
     if (!(error instanceof VerificationError)) throw error
     deps.log.warn({ err: error, memberId: auth.member_id }, 'ONAPPINSTALL refused: tokens not confirmed')
@@ -123,25 +147,34 @@ async function acceptInstallEvent(deps: BitrixAppDeps, event: EventOf<'ONAPPINST
   }
 }
 
-/** Validates, authenticates and stores one decoded event. */
-export async function acceptEvent(deps: BitrixAppDeps, form: Record<string, unknown>): Promise<Outcome> {
+/**
+ * Validates, authenticates and stores one decoded event.
+ * @param receivedAt when the request arrived (ms); the store deadline counts from it
+ */
+export async function acceptEvent(
+  deps: BitrixAppDeps,
+  form: Record<string, unknown>,
+  receivedAt = Date.now(),
+): Promise<Outcome> {
+  const deadline = receivedAt + (deps.options?.eventStoreDeadlineMs ?? 5_000)
   // Event names are upper-case in payloads (§6.1); tolerate other spellings.
   const input = typeof form.event === 'string' ? { ...form, event: form.event.toUpperCase() } : form
   const parsed = v.safeParse(eventSchema, input)
   if (!parsed.success) return malformed(describeIssues(parsed.issues))
   const event = parsed.output
-  if (event.event === 'ONAPPINSTALL') return acceptInstallEvent(deps, event)
+  if (event.event === 'ONAPPINSTALL') return acceptInstallEvent(deps, event, deadline)
   const { member_id: memberId, application_token: applicationToken } = event.auth
   const portal = memberId ? await deps.repos.portals.findByMemberId(memberId) : undefined
   if (!portal || portal.status === 'uninstalled' || !sameSecret(portal.applicationToken, applicationToken)) {
     deps.log.warn({ event: event.event, memberId }, 'event refused: not authenticated')
     return unauthorized
   }
-  return store(deps, portal.id, event)
+  return store(deps, portal.id, event, deadline)
 }
 
 export function eventsHandler(deps: BitrixAppDeps) {
   return async function events(c: Context) {
+    const receivedAt = Date.now()
     if (!isFormContentType(c.req.header('content-type'))) {
       return c.json({ error: 'unsupported_media_type', reason: 'expected a form-encoded body' }, 415)
     }
@@ -152,7 +185,7 @@ export function eventsHandler(deps: BitrixAppDeps) {
       if (!(error instanceof FormError)) throw error
       return c.json(malformed(error.message).body, 400)
     }
-    const outcome = await acceptEvent(deps, form)
+    const outcome = await acceptEvent(deps, form, receivedAt)
     if (outcome.status !== 200 && outcome.status !== 401) {
       deps.log.info({ reason: outcome.body.reason }, 'malformed Bitrix24 event refused')
     }

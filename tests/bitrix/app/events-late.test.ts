@@ -1,7 +1,8 @@
 /**
  * An event whose write was held up (a database outage) past the portal's patience: Bitrix24 tries an event
  * once (§6.2), so by then it has given up, and a row committed late would land after the chat's next event.
- * The write is rolled back and the portal told 503.
+ * The write is rolled back and the portal told 503. The deadline counts from the request's arrival, so a
+ * portal lookup stuck behind a reconnecting pool counts as well.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { InboundEventRepository } from '../../../storage/repos/inbound-events.ts'
@@ -43,4 +44,24 @@ test('an event not stored within the deadline is rolled back and answered 503; i
   const onTime = await post(h, '/bitrix/events', samples.messageAdd(auth))
   expect(onTime.status).toBe(200)
   expect(await inboxCount()).toBe(before + 1)
+})
+
+test('a portal lookup held up past the deadline: 503 and nothing stored (the deadline counts from arrival)', async () => {
+  const auth = { memberId: p.memberId, appToken: p.appToken }
+  const portals = h.deps.repos.portals
+  const lookup = portals.findByMemberId.bind(portals)
+  // The real lookup, started late as behind a pool that is still reconnecting.
+  portals.findByMemberId = async (...args) => {
+    await Bun.sleep(400)
+    return lookup(...args)
+  }
+  try {
+    const before = await inboxCount()
+    const late = await post(h, '/bitrix/events', samples.messageAdd(auth))
+    expect(late.status).toBe(503)
+    expect(await inboxCount()).toBe(before)
+  } finally {
+    portals.findByMemberId = lookup
+  }
+  expect((await post(h, '/bitrix/events', samples.messageAdd(auth))).status).toBe(200)
 })
