@@ -22,8 +22,14 @@ export interface OlchatProcess {
   stop(signal?: NodeJS.Signals): Promise<number>
 }
 
+/** `OLCHAT_CPU_PROFILE_DIR` (of the test or bench process): each child writes a CPU profile there on exit. */
+function profileArgs(): string[] {
+  const dir = process.env.OLCHAT_CPU_PROFILE_DIR
+  return dir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`] : []
+}
+
 export function startOlchat(env: Record<string, string>): OlchatProcess {
-  const child = Bun.spawn([process.execPath, 'src/main.ts'], {
+  const child = Bun.spawn([process.execPath, ...profileArgs(), 'src/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdin: 'ignore',
