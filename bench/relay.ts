@@ -5,13 +5,16 @@
  *   the Bitrix24 portal emulator) and operator → customer (operators post in the portal emulator; arrivals
  *   at the sandbox), both emulators with their rate limits off;
  * - p50/p99 added latency at a steady 1,000 msg/s each way;
- * - RSS of a fresh Olchat process with 0 and with 10,000 idle sandbox accounts online, per account.
+ * - RSS of a fresh Olchat process with 0 and with 10,000 idle sandbox accounts online, per account;
+ * - whether those idle accounts stay connected: live sockets at the sandbox, reconnects and duplicate-session
+ *   kills over a quiet minute (`relay-quiet.ts`).
  *
  * Both emulators run in this process (loopback HTTP/WebSocket to the Olchat child), so arrivals are observed
  * directly: the sandbox stamps each message it receives (ms); the portal emulator keeps only a date in
  * seconds, so customer → operator arrivals are stamped by a 1 ms poll of its chats here.
  * Sizes: BENCH_ACCOUNTS (lines, default 8), BENCH_CUSTOMERS (per account, 8), BENCH_IDLE_ACCOUNTS (10000),
- * BENCH_MESSAGES (per throughput phase, 20000), BENCH_RATE (1000), BENCH_LATENCY_SECONDS (10).
+ * BENCH_MESSAGES (per throughput phase, 20000), BENCH_RATE (1000), BENCH_LATENCY_SECONDS (10),
+ * BENCH_QUIET_SECONDS (60).
  */
 import { generateKey, KeyRing } from '../src/crypto/key-ring.ts'
 import { LEASES_RELEASED_CHANNEL } from '../storage/notify.ts'
@@ -22,6 +25,7 @@ import { testRedisUrl } from '../tests/support/backends.ts'
 import { type OlchatProcess, startOlchat } from '../tests/support/olchat-process.ts'
 import { type SeededAccount, seedSandboxAccounts } from '../tests/support/sandbox-accounts.ts'
 import { createTestDatabase } from '../tests/support/test-database.ts'
+import { type ConnectionCounters, watchQuiet } from './relay-quiet.ts'
 import { cpuTicks, freePort, percentile, rssKb, sustainedRate, until } from './relay-support.ts'
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
@@ -31,6 +35,7 @@ const idleCount = env('BENCH_IDLE_ACCOUNTS', 10_000)
 const burstSize = env('BENCH_MESSAGES', 20_000)
 const steadyRate = env('BENCH_RATE', 1_000)
 const steadySeconds = env('BENCH_LATENCY_SECONDS', 10)
+const quietSeconds = env('BENCH_QUIET_SECONDS', 60)
 const phaseLimitMs = 60_000
 const clientId = 'app.olchat.bench'
 const clientSecret = 'bench-secret-123456'
@@ -87,21 +92,27 @@ async function flip(accounts: readonly SeededAccount[], health: 'connecting' | '
   await db.sql.notify(LEASES_RELEASED_CHANNEL, '')
 }
 
+async function countOnline(accounts: readonly SeededAccount[]): Promise<number> {
+  const [row] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from accounts
+    where health = 'online' and id = any(${db.sql.array(accounts.map((a) => a.id))}::uuid[])`
+  return row!.n
+}
+
+const connectionCounters = () => sandbox.stats() as ConnectionCounters
+
 /** Waits until the accounts are online (database and sandbox agree); returns how many are. */
 async function allOnline(accounts: readonly SeededAccount[], timeoutMs: number): Promise<number> {
-  const ids = accounts.map((a) => a.id)
   const started = performance.now()
   let last = 0
   for (;;) {
-    const [row] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from accounts
-      where health = 'online' and id = any(${db.sql.array(ids)}::uuid[])`
-    const live = (sandbox.stats() as { liveConnections: number }).liveConnections
-    if (row!.n === ids.length && live >= ids.length) return ids.length
-    if (performance.now() - started > timeoutMs) return Math.min(row!.n, live)
+    const online = await countOnline(accounts)
+    const live = connectionCounters().liveConnections
+    if (online === accounts.length && live >= accounts.length) return accounts.length
+    if (performance.now() - started > timeoutMs) return Math.min(online, live)
     if (performance.now() - last > 10_000) {
       last = performance.now()
-      console.error(`  … ${row!.n}/${ids.length} online, ${live} live connections`)
+      console.error(`  … ${online}/${accounts.length} online, ${live} live connections`)
     }
     await Bun.sleep(250)
   }
@@ -115,6 +126,15 @@ function loggedTrouble(olchat: OlchatProcess): string {
       counts.set(String(l.msg), (counts.get(String(l.msg)) ?? 0) + 1)
   }
   return [...counts].map(([msg, n]) => `${n} × ${msg}`).join('; ') || 'none'
+}
+
+/** Accounts the process let go of (`account released`), by reason: a lost lease shows up here. */
+function releasedByReason(olchat: OlchatProcess): string {
+  const counts = new Map<string, number>()
+  for (const l of olchat.lines) {
+    if (l.msg === 'account released') counts.set(String(l.reason), (counts.get(String(l.reason)) ?? 0) + 1)
+  }
+  return [...counts].map(([reason, n]) => `${n} × ${reason}`).join(', ') || 'none'
 }
 
 async function main() {
@@ -134,7 +154,8 @@ async function main() {
   await flip(idle, 'connecting')
   const online = await allOnline(idle, 120_000)
   const connectMs = performance.now() - connectStarted
-  await Bun.sleep(5_000)
+  // Nothing is sent now: a connected account must stay connected (no reconnects, no duplicate kills).
+  const quiet = await watchQuiet(connectionCounters, () => countOnline(idle), Math.max(5, quietSeconds))
   const rssAfter = rssKb(first.olchat.child.pid)
   if (online < idleCount) notes.push(`only ${online}/${idleCount} idle accounts came online in 120 s`)
   notes.push(`warnings logged while connecting the idle accounts: ${loggedTrouble(first.olchat)}`)
@@ -147,7 +168,20 @@ async function main() {
   report(
     'RSS growth per idle account',
     `${((rssAfter - rssBefore) / idleCount).toFixed(1)} KB`,
-    'accounts held by the process (see the note if not all stayed live); goal ≤ 50 KB',
+    `accounts held by the process, after ${quiet.seconds} s idle (see the note if not all stayed live); goal ≤ 50 KB`,
+  )
+  report(
+    `idle accounts live at the sandbox over ${quiet.seconds} s idle`,
+    `${quiet.liveEnd}/${idleCount}`,
+    `lowest ${quiet.liveMin}; ${quiet.onlineInDb} online in the database`,
+  )
+  const closes = Object.entries(quiet.closedByCode).map(([code, n]) => `${n} × ${code}`)
+  report(
+    `reconnects over ${quiet.seconds} s idle`,
+    String(quiet.reconnects),
+    `${quiet.duplicateKills} AUTH_KEY_DUPLICATED kills, ${quiet.sessionsRevoked} sessions revoked; ` +
+      `live sockets closed, by code: ${closes.join(', ') || 'none'}; ` +
+      `accounts Olchat gave up since the start: ${releasedByReason(first.olchat)}`,
   )
   // Out of the way: a fresh process for the relay phases.
   await first.olchat.stop('SIGTERM')

@@ -13,6 +13,11 @@
  * 20 s after its last renewal and the others look every 5 s, so they take over within 25 s — inside the
  * 30 s budget with a few seconds left to connect. A holder that cannot reach the database keeps an account
  * for 15 s (two failed renewals), then drops it 5 s before anyone else may take it.
+ *
+ * A round takes batches for at most `renewEveryMs`, then the next round (at once) renews first: taking
+ * thousands of accounts while each started account queues its own queries on the same pool can outlast the
+ * local deadline, and an account dropped as overdue comes back as an expired lease that keeps every batch
+ * full, so an unbounded round never got to renew (the relay bench's 10,000 idle accounts flapped so).
  */
 import type { AccountLeaseRepository, HeldLease } from '../../storage/repos/account-leases.ts'
 
@@ -48,7 +53,10 @@ export interface LeaseKeeperOptions {
   safetyMarginMs?: number
   /** Most accounts this process runs. */
   capacity?: number
-  /** Leases taken per statement; a round keeps taking batches while they come back full. */
+  /**
+   * Leases taken per statement; a round keeps taking batches while they come back full, for at most
+   * `renewEveryMs` (at least one batch).
+   */
   batchSize?: number
   /** How long `stop()` waits for `onLost` of each account before releasing (capped by the deadlines). */
   stopTimeoutMs?: number
@@ -223,9 +231,10 @@ export class LeaseKeeper {
   }
 
   private async round(): Promise<void> {
+    const startedAt = this.clock.now()
     this.dropOverdue()
     await this.renewHeld()
-    await this.acquireFree()
+    await this.acquireFree(startedAt + this.options.renewEveryMs)
     await this.attempt(() => this.repo.heartbeat(this.instanceId))
   }
 
@@ -253,9 +262,11 @@ export class LeaseKeeper {
     this.armDeadline()
   }
 
-  private async acquireFree(): Promise<void> {
+  /** Takes batches while they come back full, until `renewBy` (the next renewal is due; one batch anyway). */
+  private async acquireFree(renewBy: number): Promise<void> {
     const { capacity, batchSize, ttlMs, safetyMarginMs } = this.options
-    while (!this.stopped && this.held.size < capacity) {
+    for (let first = true; !this.stopped && this.held.size < capacity; first = false) {
+      if (!first && this.clock.now() >= renewBy) return
       const want = Math.min(batchSize, capacity - this.held.size)
       const sentAt = this.clock.now()
       const got = await this.attempt(() => this.repo.acquireAvailable(this.instanceId, want, ttlMs))

@@ -437,6 +437,60 @@ describe('LeaseKeeper timing (simulated clock)', () => {
     expect(lost).toEqual(['x'])
   })
 
+  test('batches that keep coming back full do not hold the renewal back past renewEveryMs', async () => {
+    // 10,000 accounts at startup: each batch answers slowly (the pool is busy starting the accounts of the
+    // batch before) and there is always more to take. The round must stop taking to renew in time.
+    const clock = new SimulatedClock()
+    const pending: { name: string; answer: () => void }[] = []
+    const repo: LeaseRepo = {
+      acquireAvailable: (_instance, limit) =>
+        new Promise((resolve) =>
+          pending.push({
+            name: 'acquire',
+            answer: () => resolve(Array.from({ length: limit }, () => lease(`x${taken++}`))),
+          }),
+        ),
+      renew: (_instance, leases) =>
+        new Promise((resolve) =>
+          pending.push({ name: 'renew', answer: () => resolve(leases.map((l) => lease(l.accountId))) }),
+        ),
+      release: async () => [],
+      heartbeat: async () => {},
+      forgetInstance: async () => {},
+    }
+    let taken = 0
+    const lost: string[] = []
+    const renewalsSentAt: number[] = []
+    const keeper = new LeaseKeeper({
+      repo,
+      instanceId: 'a',
+      clock,
+      options: { batchSize: 2 },
+      onAcquired: () => {},
+      onLost: (accountId) => void lost.push(accountId),
+    })
+    keeper.start()
+    // Two simulated minutes, every call answered 2 s after it was sent.
+    while (clock.now() < 120_000) {
+      clock.increment(0)
+      await flush()
+      const call = pending.shift()
+      if (!call) throw new Error(`no call pending at ${clock.now()} ms`)
+      if (call.name === 'renew') renewalsSentAt.push(clock.now())
+      clock.increment(2_000)
+      call.answer()
+      await flush()
+    }
+    expect(lost).toEqual([])
+    expect(keeper.heldAccounts()).toHaveLength(taken)
+    // First renewal once the first round's 5 s are used up (its third batch answered at 6 s), then one at
+    // least every 5 s + one batch.
+    expect(renewalsSentAt[0]).toBe(6_000)
+    const gaps = renewalsSentAt.slice(1).map((at, i) => at - renewalsSentAt[i]!)
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(5_000 + 2_000)
+    expect(renewalsSentAt.length).toBeGreaterThan(15)
+  })
+
   test('options that would drop every lease before its renewal are refused', () => {
     const { repo } = scriptedRepo()
     const make = (options: ConstructorParameters<typeof LeaseKeeper>[0]['options']) =>

@@ -13,7 +13,7 @@ function repeated(chat: Chat): number {
   const seen = new Set<string>()
   let n = 0
   for (const m of chat.messages) {
-    if (!m.out) continue
+    if (!m.out || m.fromDevice) continue
     const key = `${m.history?.[0] ?? m.text}\u0000${m.file?.sha256 ?? ''}`
     if (seen.has(key)) n++
     else seen.add(key)
@@ -64,6 +64,8 @@ export function stats(world: World) {
     accounts: world.accounts.size,
     customers: world.customers.size,
     ...world.counters,
+    // A copy: a stats() result is a snapshot, compared with a later one.
+    liveClosed: { ...world.counters.liveClosed },
     repeated: repeatedTotal,
     liveConnections: liveConnections(world),
     floodWaits: world.faults.floodWaits,
@@ -82,6 +84,7 @@ function stateMessage(chat: Chat, m: Message) {
     ...messageJson(m),
     read,
     ...(m.deleted ? { deletedBy: m.deleted } : {}),
+    ...(m.fromDevice ? { fromDevice: true } : {}),
     ...(m.history ? { history: m.history } : {}),
   }
 }

@@ -110,6 +110,7 @@ describe('updates: per-account seq, live push, catch-up with after', () => {
     expect(stats.authKeyDuplicated).toBe(1)
     expect(stats.perAccount[account]!.authKeyDuplicated).toBe(1)
     expect(stats.liveConnections).toBe(1) // the other session lives on
+    expect(stats.liveClosed).toEqual({}) // the sandbox's own closes are counted as kills, not here
     const me = await api(sandbox, 'GET', '/v1/me', { token })
     expect([me.status, me.body.error]).toEqual([406, 'AUTH_KEY_DUPLICATED'])
     expect(await live().closed).toEqual({ code: 4406, reason: 'AUTH_KEY_DUPLICATED' })
@@ -128,7 +129,27 @@ describe('updates: per-account seq, live push, catch-up with after', () => {
     await say('during')
     const back = live(1)
     expect((await back.next((f) => f.seq === 2)).message.text).toBe('during')
-    expect(sandbox.stats()).toMatchObject({ droppedConnections: 1, authKeyDuplicated: 0, liveConnections: 1 })
+    expect(sandbox.stats()).toMatchObject({
+      droppedConnections: 1,
+      authKeyDuplicated: 0,
+      liveConnections: 1,
+      liveClosed: {},
+    })
+  })
+
+  test('live connections the client closes are counted by close code, with every reconnect opened', async () => {
+    const first = live()
+    await first.ready()
+    const before = sandbox.stats()
+    await first.close() // no code given: 1005 (no status)
+    const again = live()
+    await again.ready()
+    await again.close()
+    const after = sandbox.stats()
+    expect(after.liveClosed).toEqual({ '1005': 2 })
+    expect(before.liveClosed).toEqual({}) // a snapshot, not a live view
+    expect(after.connectionsOpened - before.connectionsOpened).toBe(1)
+    expect(after.liveConnections).toBe(0)
   })
 
   test('a revoked session: live connection closed 4401, calls answer 401, reconnects refused', async () => {
