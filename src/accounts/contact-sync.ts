@@ -5,13 +5,13 @@
  * in object storage under the account's prefix (`p/<portal>/a/<account>/avatars/<id>`, policy I2), fetched
  * again only when the messenger's avatar ref changes. Contacts the refresh did not list are marked stale;
  * the retention sweep deletes them (and their avatars) 7 days later unless a refresh or a message brings
- * them back. The account runtime runs it when the account goes online and every `intervalMs` after.
+ * them back. The account runtime runs it when the account goes online and every `intervalMs` after; each run
+ * first refreshes the account's own profile (I1, `own-profile.ts`) where the client can read it.
  */
 import { createHash } from 'node:crypto'
 import * as v from 'valibot'
 import type { Sql } from '../../storage/db.ts'
 import type { FileStore } from '../../storage/files/file-store.ts'
-import type { Queryable } from '../../storage/repos/common.ts'
 import type { Contact } from '../../storage/repos/contacts.ts'
 import type { Repositories } from '../../storage/repos/index.ts'
 import { hasContactAvatars } from '../bridge/capabilities.ts'
@@ -20,13 +20,14 @@ import { FloodWaitError, NeedsLoginError } from '../bridge/errors.ts'
 import type { RemoteUserId } from '../bridge/ids.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Fence } from '../relay/fence.ts'
+import { AvatarTooLargeError, MAX_AVATAR_BYTES, storeAvatar } from './avatar-files.ts'
+import { fencedWrite } from './fenced-write.ts'
+import { refreshOwnProfile } from './own-profile.ts'
 
 /** A full refresh this often while the account is online. */
 export const CONTACT_SYNC_INTERVAL_MS = 6 * 3600_000
 /** After a failed refresh (network, flood wait), the next try. */
 export const CONTACT_SYNC_RETRY_MS = 10 * 60_000
-/** Avatars are the small profile photo (Telegram: 160 px JPEG, a few KiB); anything larger is not kept. */
-export const MAX_AVATAR_BYTES = 256 * 1024
 
 export interface ContactSyncOptions {
   intervalMs: number
@@ -42,7 +43,7 @@ export const DEFAULT_CONTACT_SYNC: ContactSyncOptions = {
 
 export interface ContactSyncDeps {
   sql: Sql
-  repos: Pick<Repositories, 'contacts'>
+  repos: Pick<Repositories, 'contacts' | 'accounts'>
   files: FileStore
   /** The lease check of every write (a process that lost the account must not write its contacts). */
   fence?: Fence
@@ -94,24 +95,6 @@ export function contactAvatarKey(portalId: string, accountId: string, remoteId: 
   return `p/${portalId}/a/${accountId}/avatars/${id}`
 }
 
-class AvatarTooLargeError extends Error {
-  override name = 'AvatarTooLargeError'
-}
-
-/** Passes bytes through and fails the stream once more than `max` went by. */
-function capped(stream: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
-  let seen = 0
-  return stream.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength
-        if (seen > max) controller.error(new AvatarTooLargeError(`avatar over ${max} bytes`))
-        else controller.enqueue(chunk)
-      },
-    }),
-  )
-}
-
 /** One full refresh of the account's contacts. Throws what `syncContacts` throws; nothing is marked then. */
 export async function syncAccountContacts(
   deps: ContactSyncDeps,
@@ -119,6 +102,7 @@ export async function syncAccountContacts(
   client: MessengerClient,
   signal?: AbortSignal,
 ): Promise<ContactSyncResult> {
+  await refreshProfile(deps, account, client, signal)
   const listed = await client.syncContacts(signal)
   const result: ContactSyncResult = {
     contacts: 0,
@@ -153,9 +137,24 @@ export async function syncAccountContacts(
     if (old && old !== avatar.key && (await removeAvatar(deps, account, old))) result.avatarsRemoved++
   }
   signal?.throwIfAborted()
-  result.stale = await write(deps, (tx) => deps.repos.contacts.markStale(account.id, seen, tx))
+  result.stale = await fencedWrite(deps, (tx) => deps.repos.contacts.markStale(account.id, seen, tx))
   deps.log?.info({ accountId: account.id, ...result }, 'contacts synced')
   return result
+}
+
+/** I1 on the same schedule; a failure is logged and the contacts go on (only a cancellation stops them). */
+async function refreshProfile(
+  deps: ContactSyncDeps,
+  account: ContactSyncAccount,
+  client: MessengerClient,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await refreshOwnProfile(deps, account, client, signal)
+  } catch (error) {
+    if (signal?.aborted) throw error
+    deps.log?.warn({ accountId: account.id, err: error }, 'own profile not refreshed; contacts go on')
+  }
 }
 
 type AvatarOutcome = 'unchanged' | 'stored' | 'none' | 'failed' | 'paused'
@@ -176,7 +175,7 @@ async function storeContact(
     avatarKey: avatar.key,
   }
   try {
-    await write(deps, (tx) => deps.repos.contacts.upsert(account.id, input, tx))
+    await fencedWrite(deps, (tx) => deps.repos.contacts.upsert(account.id, input, tx))
   } catch (error) {
     if (avatar.outcome === 'stored' && avatar.key) await deps.files.delete(avatar.key).catch(() => false)
     throw error
@@ -200,19 +199,10 @@ async function resolveAvatar(
   try {
     const opened = await client.openAvatar(contact.userId as RemoteUserId, signal)
     if (!opened) return { key: null, outcome: 'none' }
-    const max = deps.maxAvatarBytes ?? MAX_AVATAR_BYTES
-    if (opened.size !== undefined && opened.size > max) {
-      await opened.stream.cancel().catch(() => {})
-      throw new AvatarTooLargeError(`avatar of ${opened.size} bytes`)
-    }
-    await deps.files.put(key, capped(opened.stream, max), {
-      contentType: opened.mimeType ?? 'image/jpeg',
-      ...(opened.size === undefined ? {} : { size: opened.size }),
-    })
+    // A half-written object does not stay behind unnamed by any row: storeAvatar deletes it.
+    await storeAvatar(deps.files, key, opened, deps.maxAvatarBytes ?? MAX_AVATAR_BYTES)
     return { key, outcome: 'stored' }
   } catch (error) {
-    // A half-written object must not stay behind unnamed by any row.
-    await deps.files.delete(key).catch(() => false)
     if (signal?.aborted) throw error
     const stop = error instanceof FloodWaitError || error instanceof NeedsLoginError
     deps.log?.warn({ accountId: account.id, err: error }, 'contact avatar not stored')
@@ -232,16 +222,6 @@ async function removeAvatar(deps: ContactSyncDeps, account: ContactSyncAccount, 
     deps.log?.warn({ accountId: account.id, err: error }, 'old contact avatar not deleted')
     return false
   }
-}
-
-/** A write, checked against the lease in the same transaction when the caller holds one. */
-async function write<T>(deps: ContactSyncDeps, work: (db: Queryable) => Promise<T>): Promise<T> {
-  const fence = deps.fence
-  if (!fence) return work(deps.sql)
-  return (await deps.sql.begin(async (tx) => {
-    await fence(tx)
-    return work(tx)
-  })) as T
 }
 
 /**

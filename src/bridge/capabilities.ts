@@ -6,7 +6,7 @@
  */
 import type { MessengerClient } from './client.ts'
 import type { RemoteChatId, RemoteFileRef, RemoteUserId } from './ids.ts'
-import type { FileStream } from './remote-event.ts'
+import type { FileStream, RemoteContact } from './remote-event.ts'
 
 /** Opens a file of an earlier event again by its ref (after a restart the event's handle is gone). */
 export interface FileDownloading {
@@ -29,6 +29,23 @@ export interface ReadReceiptReporting {
 export interface ContactAvatars {
   /** @returns the current avatar, or null when the contact has none (or hides it). */
   openAvatar(userId: RemoteUserId, signal?: AbortSignal): Promise<FileStream | null>
+}
+
+/**
+ * The logged-in account as the messenger shows it now (PRIVACY I1): the same fields as a contact, plus the
+ * name the messenger displays. `phone` only where the messenger shows it to the account (Telegram, the
+ * sandbox; never for a MAX bot); `avatarRef` changes with the photo, so the core fetches a new one only then.
+ */
+export interface OwnProfile extends RemoteContact {
+  /** The full name as the messenger shows it (a MAX bot's name); default: first and last name. */
+  displayName?: string
+}
+
+/** Reads the account's own profile again, so a name or photo changed in the messenger reaches the row (I1). */
+export interface OwnProfileReading {
+  readOwnProfile(signal?: AbortSignal): Promise<OwnProfile>
+  /** @returns the account's current small profile photo, or null when it has none. */
+  openOwnAvatar(signal?: AbortSignal): Promise<FileStream | null>
 }
 
 /**
@@ -61,6 +78,10 @@ export function reportsReadReceipts(
 
 export function hasContactAvatars(client: MessengerClient): client is MessengerClient & ContactAvatars {
   return has(client, 'openAvatar')
+}
+
+export function readsOwnProfile(client: MessengerClient): client is MessengerClient & OwnProfileReading {
+  return has(client, 'readOwnProfile') && has(client, 'openOwnAvatar')
 }
 
 export function holdsPosition(client: MessengerClient): client is MessengerClient & PositionHolding {

@@ -2,7 +2,7 @@
  * @module `MaxClient`: one connected MAX bot (reference/max-bot-api.md). Receiving is `receiver.ts`; here
  * are the actions: sends (text split at 4000 characters, files by the three-step upload, one file per
  * message, §5.1/§5.3), edits, deletions, typing, contacts from the recorded dialogs (`GET /chats/{id}`),
- * downloads of received files and avatars.
+ * the bot's own profile (`GET /me`), downloads of received files and avatars.
  *
  * MAX takes no client-side message id, so a send cannot be made idempotent at MAX. The client remembers the
  * parts of recent sends by `clientMessageId`: a retry in this process skips what already went (also the
@@ -13,6 +13,8 @@
 import type {
   ContactAvatars,
   FileDownloading,
+  OwnProfile,
+  OwnProfileReading,
   PositionHolding,
   TypingNotifying,
 } from '../../bridge/capabilities.ts'
@@ -40,9 +42,10 @@ import { type MaxApi, MaxApiError, type MaxHttp } from './api.ts'
 import { decodeFileRef } from './attachments.ts'
 import { DialogRegistry } from './dialogs.ts'
 import { isNotReady, toBridgeError } from './errors.ts'
+import { ownProfileOf, smallAvatarUrl } from './own-profile.ts'
 import type { PollingOptions } from './polling.ts'
 import { type ReceiveMode, Receiver, type WebhookSetup } from './receiver.ts'
-import { Chat, MessageList, SentMessageAnswer, VideoInfo } from './schemas.ts'
+import { BotInfo, Chat, MessageList, SentMessageAnswer, VideoInfo } from './schemas.ts'
 import { MAX_PART_LENGTH, splitText } from './text-split.ts'
 import { toContact } from './updates.ts'
 import { type UploadedAttachment, uploadFile } from './uploads.ts'
@@ -80,7 +83,13 @@ const REMEMBERED_SENDS = 1000
 const CLOCK_SKEW_MS = 30_000
 
 export class MaxClient
-  implements MessengerClient, FileDownloading, TypingNotifying, ContactAvatars, PositionHolding
+  implements
+    MessengerClient,
+    FileDownloading,
+    TypingNotifying,
+    ContactAvatars,
+    OwnProfileReading,
+    PositionHolding
 {
   readonly accountId: AccountId
   readonly #listeners = new Set<RemoteEventListener>()
@@ -294,6 +303,28 @@ export class MaxClient
     }
   }
 
+  /** The bot's profile as `GET /me` shows it now (§3.1). */
+  async readOwnProfile(signal?: AbortSignal): Promise<OwnProfile> {
+    const api = this.#requireApi()
+    try {
+      return ownProfileOf(await api.call('GET', '/me', BotInfo, { signal }))
+    } catch (error) {
+      throw toBridgeError(error)
+    }
+  }
+
+  async openOwnAvatar(signal?: AbortSignal): Promise<FileStream | null> {
+    const api = this.#requireApi()
+    try {
+      const url = smallAvatarUrl(await api.call('GET', '/me', BotInfo, { signal }))
+      return url ? await this.#fetchFile(api, url, signal) : null
+    } catch (error) {
+      // The photo went between the two calls.
+      if (error instanceof MaxApiError && error.status === 404) return null
+      throw toBridgeError(error)
+    }
+  }
+
   async openFile(ref: RemoteFileRef, signal?: AbortSignal): Promise<FileStream> {
     const api = this.#requireApi()
     const data = decodeFileRef(ref)
@@ -452,4 +483,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Compile-time: the optional capabilities this client offers (no read receipts: MAX reports none). */
 const _capabilities = (client: MaxClient) =>
-  client satisfies MessengerClient & FileDownloading & TypingNotifying & ContactAvatars & PositionHolding
+  client satisfies MessengerClient &
+    FileDownloading &
+    TypingNotifying &
+    ContactAvatars &
+    OwnProfileReading &
+    PositionHolding

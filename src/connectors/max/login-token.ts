@@ -10,6 +10,7 @@ import { toLoginStepId, toRemoteUserId } from '../../bridge/ids.ts'
 import type { LoginContext, LoginProcess, LoginStep, UserInputStep } from '../../bridge/login.ts'
 import { MaxApiError, type MaxHttp } from './api.ts'
 import { floodSeconds, LoginFloodWaitError, loginTexts, toBridgeError } from './errors.ts'
+import { botName } from './own-profile.ts'
 import { BotInfo } from './schemas.ts'
 import { type BotProfile, SESSION_KEYS } from './session.ts'
 
@@ -28,15 +29,6 @@ const tokenStep: UserInputStep = {
       pattern: TOKEN_SHAPE.source,
     },
   ],
-}
-
-export function displayName(user: {
-  first_name?: string | null
-  last_name?: string | null
-  name?: string | null
-}) {
-  const full = [user.first_name, user.last_name].filter(Boolean).join(' ').trim()
-  return full || user.name?.trim() || undefined
 }
 
 export class TokenLogin implements LoginProcess {
@@ -68,7 +60,7 @@ export class TokenLogin implements LoginProcess {
       throw toBridgeError(error)
     }
     if (!me.is_bot) throw new InvalidLoginInputError('token', loginTexts.notABot)
-    const name = displayName(me) ?? me.username ?? `bot ${me.user_id}`
+    const name = botName(me)
     const profile: BotProfile = {
       userId: me.user_id,
       name,

@@ -3,9 +3,12 @@
  * from the session store; remote events come over the live WebSocket (`live.ts`). Every send carries the
  * caller's `clientMessageId` as the sandbox's `randomId`, so a retry after an answer was lost shows once.
  */
+import * as v from 'valibot'
 import type {
   ContactAvatars,
   FileDownloading,
+  OwnProfile,
+  OwnProfileReading,
   PositionHolding,
   ReadReceiptReporting,
   TypingNotifying,
@@ -31,6 +34,7 @@ import type { FileStream, RemoteContact, RemoteEvent } from '../../bridge/remote
 import type { SandboxApi, SandboxFile, SandboxMessage, SandboxUser } from './api.ts'
 import { toBridgeError } from './errors.ts'
 import { LiveConnection, type LiveOptions } from './live.ts'
+import { ownProfileOf, SandboxMe } from './own-profile.ts'
 import { decodeText, SESSION_KEYS } from './session.ts'
 
 export interface SandboxClientOptions extends Partial<LiveOptions> {
@@ -40,7 +44,13 @@ export interface SandboxClientOptions extends Partial<LiveOptions> {
 }
 
 export class SandboxClient
-  implements MessengerClient, FileDownloading, TypingNotifying, ReadReceiptReporting, PositionHolding
+  implements
+    MessengerClient,
+    FileDownloading,
+    TypingNotifying,
+    ReadReceiptReporting,
+    OwnProfileReading,
+    PositionHolding
 {
   readonly accountId: AccountId
   readonly reportsReadReceipts = true
@@ -163,6 +173,15 @@ export class SandboxClient
     })
   }
 
+  async readOwnProfile(signal?: AbortSignal): Promise<OwnProfile> {
+    return ownProfileOf(await this.me(signal))
+  }
+
+  async openOwnAvatar(signal?: AbortSignal): Promise<FileStream | null> {
+    const { photo } = await this.me(signal)
+    return photo ? this.openFile(photo.fileId as RemoteFileRef, signal) : null
+  }
+
   async setTyping(chatId: RemoteChatId, active: boolean): Promise<void> {
     try {
       const path = `${chatPath(chatId)}/typing`
@@ -216,6 +235,12 @@ export class SandboxClient
     }
   }
 
+  private me(signal?: AbortSignal): Promise<SandboxMe> {
+    return this.authed(async (token) =>
+      v.parse(SandboxMe, await this.api.call<unknown>('GET', '/me', { token, signal })),
+    )
+  }
+
   private async upload(token: string, file: OutgoingFile, signal?: AbortSignal): Promise<string> {
     const body = await file.open(signal)
     const { file: stored } = await this.api.call<{ file: SandboxFile }>(
@@ -244,5 +269,6 @@ const _capabilities = (client: SandboxClient) =>
     FileDownloading &
     TypingNotifying &
     ReadReceiptReporting &
+    OwnProfileReading &
     PositionHolding
 type _NoAvatars = SandboxClient extends ContactAvatars ? never : true

@@ -56,6 +56,33 @@ describe('bot and chat info (§3)', () => {
     expect(body.commands).toEqual([])
   })
 
+  test('GET /me after the owner edits the bot: new name, a new photo URL, then no photo', async () => {
+    const bot = emu.createBot({ name: 'Before', username: 'before_bot' })
+    const first = (await call(emu.url, bot.token, 'GET', '/me')).body
+    const photo = await fetch(first.avatar_url)
+    expect(photo.headers.get('content-type')).toBe('image/png')
+    const res = await fetch(`${emu.url}/_emulator/bots/edit`, {
+      method: 'POST',
+      body: JSON.stringify({ token: bot.token, name: 'After', photo: 'new' }),
+    })
+    expect(await res.json()).toEqual({ botUserId: bot.botUserId, name: 'After', username: 'before_bot' })
+    const edited = (await call(emu.url, bot.token, 'GET', '/me')).body
+    expect(edited).toMatchObject({ user_id: bot.botUserId, first_name: 'After', username: 'before_bot' })
+    expect(edited.avatar_url).not.toBe(first.avatar_url)
+    expect(edited.full_avatar_url).not.toBe(first.full_avatar_url)
+    emu.ownerEditsBot(bot.token, { photo: 'none' })
+    const bare = (await call(emu.url, bot.token, 'GET', '/me')).body
+    expect(bare.avatar_url).toBeUndefined()
+    expect(bare.full_avatar_url).toBeUndefined()
+    // A bad body changes nothing.
+    const bad = await fetch(`${emu.url}/_emulator/bots/edit`, {
+      method: 'POST',
+      body: JSON.stringify({ token: bot.token, name: 'Lost', photo: 'maybe' }),
+    })
+    expect(bad.status).toBe(400)
+    expect((await call(emu.url, bot.token, 'GET', '/me')).body.first_name).toBe('After')
+  })
+
   test('GET /chats/{dialog} carries dialog_with_user; GET /chats is gone', async () => {
     const { status, body } = await call(emu.url, token, 'GET', `/chats/${chatId}`)
     expect(status).toBe(200)

@@ -113,6 +113,18 @@ async function dispatch(emu: MaxEmulatorServer, req: Request, url: URL, route: s
       return emu.createBot(
         await body(req, v.object({ name: v.optional(v.string()), username: v.optional(v.string()) })),
       )
+    case 'POST /bots/edit': {
+      const { token: t, ...input } = await body(
+        req,
+        v.object({
+          token: Token,
+          name: v.optional(v.pipe(v.string(), v.minLength(1))),
+          username: v.optional(v.pipe(v.string(), v.minLength(1))),
+          photo: v.optional(v.picklist(['new', 'none'])),
+        }),
+      )
+      return emu.ownerEditsBot(t, input)
+    }
     case 'POST /users':
       return emu.createUser(
         await body(

@@ -128,6 +128,16 @@ export class MaxEmulatorServer implements MaxEmulator {
     }
   }
 
+  /** The owner edits the bot in its settings (business.max.ru, reference §1): name, username, a new photo or none. */
+  ownerEditsBot(token: string, input: { name?: string; username?: string; photo?: 'new' | 'none' }) {
+    const person = this.world.bot(token).person
+    if (input.name !== undefined) person.firstName = input.name
+    if (input.username !== undefined) person.username = input.username
+    if (input.photo === 'new') person.photoId = this.world.newPhotoId()
+    if (input.photo === 'none') person.photoId = null
+    return { botUserId: person.userId, name: person.firstName, username: person.username }
+  }
+
   createUser(input: { name?: string; lastName?: string; username?: string } = {}) {
     const [first, ...rest] = (input.name ?? 'Ivan Petrov').split(' ')
     const person = this.world.createPerson({

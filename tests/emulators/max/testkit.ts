@@ -80,6 +80,11 @@ export interface MaxEmulator {
   controlUrl: string
   close(): Promise<void>
   createBot(input?: { name?: string; username?: string }): { token: string; botUserId: number; name: string }
+  /** The owner edits the bot in its settings: a new name, username, photo (a new avatar URL) or none. */
+  ownerEditsBot(
+    token: string,
+    input: { name?: string; username?: string; photo?: 'new' | 'none' },
+  ): { botUserId: number; name: string; username: string | null }
   createUser(input?: { name?: string; lastName?: string; username?: string }): {
     userId: number
     name: string

@@ -9,6 +9,8 @@ export interface Person {
   isBot: boolean
   lastActivityTime: number
   description: string | null
+  /** The current profile photo (it shows in the avatar URLs, as MAX's `?r=`), null without one. */
+  photoId: number | null
 }
 
 export interface Subscription {

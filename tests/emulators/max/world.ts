@@ -79,6 +79,7 @@ export class World {
       isBot: input.isBot,
       lastActivityTime: Date.now(),
       description: null,
+      photoId: this.nextPhoto++,
     }
     this.people.set(userId, person)
     return person
@@ -171,8 +172,9 @@ export class World {
     return file
   }
 
+  /** Changes with the photo, like MAX's `…/i?r=<photo>` (reference §3.1). */
   avatarUrl(person: Person, full = false): string {
-    return `${this.baseUrl}/_files/avatar/${person.userId}${full ? '?full=1' : ''}`
+    return `${this.baseUrl}/_files/avatar/${person.userId}?r=${person.photoId}${full ? '&full=1' : ''}`
   }
 }
 
@@ -194,7 +196,8 @@ export function userWithPhotoJson(world: World, person: Person): Record<string, 
   return {
     ...userJson(person),
     description: person.description,
-    avatar_url: world.avatarUrl(person),
-    full_avatar_url: world.avatarUrl(person, true),
+    ...(person.photoId === null
+      ? {}
+      : { avatar_url: world.avatarUrl(person), full_avatar_url: world.avatarUrl(person, true) }),
   }
 }
