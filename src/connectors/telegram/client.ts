@@ -2,7 +2,8 @@
  * @module `TelegramClientAdapter`: one logged-in Telegram account as a `MessengerClient`. Each `connect()`
  * that finds no healthy connection builds a fresh mtcute client over the account's storage, with the device
  * the account logged in with; updates become remote events (`updates.ts`), actions use stable `random_id`s
- * (`send.ts`).
+ * (`send.ts`). A login completed since the last start waits in the session store; the first connect moves it
+ * into the account's storage before mtcute reads it (`staging.ts`).
  *
  * Health (reference §2.6, §7.3–7.4): mtcute raises no event for a revoked session, so every call goes through
  * one guard that turns the 401 family (and 406 `AUTH_KEY_DUPLICATED`) into `bad-credentials` and forgets the
@@ -18,6 +19,8 @@ import type { TelegramClient } from '@mtcute/core/client.js'
 import type {
   ContactAvatars,
   FileDownloading,
+  OwnProfile,
+  OwnProfileReading,
   PositionHolding,
   ReadReceiptReporting,
   TypingNotifying,
@@ -45,9 +48,11 @@ import { deviceOf, type TelegramDevice } from './device.ts'
 import { floodWaitSeconds, isSessionGone, toBridgeError } from './errors.ts'
 import { parseOperatorHtml } from './format.ts'
 import { MemoryMessageLog, type MessageLog } from './message-log.ts'
+import { openOwnAvatar, readOwnProfile } from './own-profile.ts'
 import { PositionGate } from './position.ts'
 import { sendMessage, userIdOf } from './send.ts'
 import { SESSION_KEYS } from './session-keys.ts'
+import { importStaged, readStaged, type StagedSession, stagingStorage, writeStaged } from './staging.ts'
 import {
   DEFAULT_TUNING,
   localPts,
@@ -75,6 +80,7 @@ type Capabilities = MessengerClient &
   ReadReceiptReporting &
   FileDownloading &
   ContactAvatars &
+  OwnProfileReading &
   PositionHolding
 
 export class TelegramClientAdapter implements Capabilities {
@@ -135,6 +141,7 @@ export class TelegramClientAdapter implements Capabilities {
     if ((await this.options.session.get(SESSION_KEYS.user)) === undefined) {
       return this.#report('bad-credentials', new NeedsLoginError('logged-out'))
     }
+    if (!(await this.#takeStaged())) return
     const tg = await this.#open()
     this.#detach = this.#router.attach(tg)
     this.#watchConnection(tg)
@@ -165,7 +172,11 @@ export class TelegramClientAdapter implements Capabilities {
 
   async logoutRemote(): Promise<void> {
     await this.#connecting?.catch(() => {})
-    const tg = this.#tg ?? (await this.#open())
+    // A login still staged (never started here, or a refused re-login's) logs out from its staged storage:
+    // the account's tables hold another session or none, and stay as they are.
+    const read = this.#tg ? undefined : await readStaged(this.options.session)
+    const staged = read === 'invalid' ? undefined : read
+    const tg = this.#tg ?? (staged ? await this.#openStaged(staged) : await this.#open())
     this.#tg = undefined
     this.#stopHealth()
     try {
@@ -175,7 +186,8 @@ export class TelegramClientAdapter implements Capabilities {
       if (!isSessionGone(error)) throw toBridgeError(error)
     } finally {
       await tg.destroy().catch(() => {})
-      await this.#forgetSession()
+      if (staged) await this.#forgetLogin()
+      else await this.#forgetSession()
     }
   }
 
@@ -221,6 +233,14 @@ export class TelegramClientAdapter implements Capabilities {
     return this.#guard((tg) => openAvatar(tg, userId, signal))
   }
 
+  async readOwnProfile(signal?: AbortSignal): Promise<OwnProfile> {
+    return this.#guard((tg) => readOwnProfile(tg, signal))
+  }
+
+  async openOwnAvatar(signal?: AbortSignal): Promise<FileStream | null> {
+    return this.#guard((tg) => openOwnAvatar(tg, signal))
+  }
+
   async openFile(ref: RemoteFileRef, signal?: AbortSignal): Promise<FileStream> {
     return this.#guard(async (tg) => ({
       // A file id (mtcute's, with the file reference); Telegram expires those after a day or two (§5).
@@ -247,6 +267,31 @@ export class TelegramClientAdapter implements Capabilities {
     this.#gate.reset()
     const storage = this.#holding ? this.#gate.wrap(this.options.storage) : this.options.storage
     return this.options.createClient(storage, device)
+  }
+
+  /** A client over a staged login's contents in memory. */
+  async #openStaged(staged: StagedSession): Promise<TelegramClient> {
+    const storage = stagingStorage()
+    await writeStaged(staged, storage)
+    return this.options.createClient(storage, await deviceOf(this.options.session, this.options.device))
+  }
+
+  /**
+   * A login completed since the last start: its staged storage replaces the account's rows before mtcute
+   * reads them (`staging.ts`). @returns false when the client must not start (the outcome is reported).
+   */
+  async #takeStaged(): Promise<boolean> {
+    let outcome: Awaited<ReturnType<typeof importStaged>>
+    try {
+      outcome = await importStaged(this.options.session, this.options.storage)
+    } catch (error) {
+      this.#report('transient-disconnect', error)
+      return false
+    }
+    if (outcome !== 'invalid') return true
+    this.options.log?.error({ accountId: this.accountId }, 'telegram: the staged login does not parse')
+    await this.#sessionLost(new NeedsLoginError('bad-credentials'))
+    return false
   }
 
   async #close(): Promise<void> {
@@ -353,6 +398,12 @@ export class TelegramClientAdapter implements Capabilities {
       peers.deleteAll(),
       refMessages.deleteAll(),
     ]).catch((error: unknown) => this.#logError(error, 'telegram session not fully deleted'))
+    await this.#forgetLogin()
+  }
+
+  /** The login marker, and a login not yet moved into the account's tables. */
+  async #forgetLogin(): Promise<void> {
+    await this.options.session.delete(SESSION_KEYS.staged)
     await this.options.session.delete(SESSION_KEYS.user)
   }
 

@@ -1,6 +1,7 @@
 /**
- * @module `TelegramConnector`: personal Telegram accounts through mtcute. Two login flows (phone, QR), one
- * client per account over its session rows in PostgreSQL (`storage.ts`), built without I/O.
+ * @module `TelegramConnector`: personal Telegram accounts through mtcute. Two login flows (phone, QR) over a
+ * storage in memory staged into the login's session (`staging.ts`), one client per account over its session
+ * rows in PostgreSQL (`storage.ts`), built without I/O.
  */
 import type { ITelegramStorageProvider } from '@mtcute/core'
 import type { AccountLogin, ConnectorCapabilities, MessengerConnector } from '../../bridge/connector.ts'
@@ -16,6 +17,7 @@ import { TelegramPhoneLogin } from './login-phone.ts'
 import { TelegramQrLogin } from './login-qr.ts'
 import type { MessageLog } from './message-log.ts'
 import { MAX_TEXT_LENGTH } from './send.ts'
+import { stagingStorage } from './staging.ts'
 import type { TelegramClientTuning, TelegramClock } from './tuning.ts'
 
 export interface TelegramConnectorOptions {
@@ -76,9 +78,12 @@ export class TelegramConnector implements MessengerConnector {
   }
 
   createLogin(flowId: LoginFlowId, context: LoginContext): LoginProcess {
+    // A login never writes the account's tables: a new account has no row yet (`staging.ts`).
     const clients: LoginClients = {
-      open: (ctx) =>
-        this.options.createClient(this.options.storage(ctx.accountId, ctx.session), this.options.device),
+      open: () => {
+        const storage = stagingStorage()
+        return { tg: this.options.createClient(storage, this.options.device), storage }
+      },
       device: this.options.device,
     }
     switch (flowId) {

@@ -2,8 +2,9 @@
  * @module What the Telegram login flows share: the error → step mapping (reference §2.2), the attempt limit
  * per phone number, and the `complete` step. mtcute keeps no login state between calls (§2.2), so a flow
  * carries the phone and `phoneCodeHash` itself and keeps one client (one auth key) from code to sign-in.
+ * That client runs over a storage of its own in memory, staged into the session at the end (`staging.ts`).
  */
-import { tl, type User } from '@mtcute/core'
+import { type MemoryStorage, tl, type User } from '@mtcute/core'
 import type { TelegramClient } from '@mtcute/core/client.js'
 import { FloodWaitError, InvalidLoginInputError, TransientNetworkError } from '../../bridge/errors.ts'
 import { toLoginStepId, toRemoteUserId } from '../../bridge/ids.ts'
@@ -12,11 +13,18 @@ import { rememberDevice, type TelegramDevice } from './device.ts'
 import { floodWaitSeconds } from './errors.ts'
 import { loginTexts } from './login-texts.ts'
 import { SESSION_KEYS } from './session-keys.ts'
+import { exportStaged } from './staging.ts'
 
-/** What a login runs on: clients over the account's own session storage, presenting `device`. */
+/** A login's client and the in-memory storage it runs over. */
+export interface LoginClient {
+  tg: TelegramClient
+  storage: MemoryStorage
+}
+
+/** What a login runs on: clients over a staging storage of their own, presenting `device`. */
 export interface LoginClients {
-  /** A client not yet connected. */
-  open(context: LoginContext): TelegramClient
+  /** A client not yet connected, over a fresh staging storage. */
+  open(): LoginClient
   /** Recorded with the account at the end, so its later connections present the same device. */
   device: TelegramDevice
 }
@@ -94,17 +102,18 @@ export function passwordStep(hint: string | null): UserInputStep {
 }
 
 /**
- * Records the login (its device, and the update position of this moment) in the account's session and
- * names the account. mtcute starts a client without a stored position from "now" and drops what came before
- * (reference §3.4), so without the position a message arriving between login and the account's first
- * connection would be lost; with it, that connection catches up from here.
+ * Records the login (its device, its staged mtcute storage with the update position of this moment) in
+ * the account's session and names the account. mtcute starts a client without a stored position from "now"
+ * and drops what came before (reference §3.4), so without the position a message arriving between login and
+ * the account's first connection would be lost; with it, that connection catches up from here.
  */
 export async function completeLogin(
   context: LoginContext,
   user: User,
   device: TelegramDevice,
-  tg: TelegramClient,
+  login: LoginClient,
 ): Promise<CompleteStep> {
+  const { tg } = login
   // The login client's own loop (started by mtcute at sign-in) has no listeners: stop it from moving on.
   await tg.stopUpdatesLoop()
   const state = await tg.call({ _: 'updates.getState' })
@@ -112,6 +121,7 @@ export async function completeLogin(
   await tg.storage.updates.setQts(state.qts)
   await tg.storage.updates.setDate(state.date)
   await tg.storage.updates.setSeq(state.seq)
+  await context.session.set(SESSION_KEYS.staged, exportStaged(login.storage))
   await rememberDevice(context.session, device)
   await context.session.set(SESSION_KEYS.user, String(user.id))
   const name = user.displayName

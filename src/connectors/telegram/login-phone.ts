@@ -20,6 +20,7 @@ import {
   completeLogin,
   isRpc,
   type LoginAttempts,
+  type LoginClient,
   type LoginClients,
   normalizePhone,
   passwordStep,
@@ -49,7 +50,7 @@ export class TelegramPhoneLogin implements LoginProcess {
   private stage: Stage = 'phone'
   private phone = ''
   private code: PendingCode | undefined
-  private client: TelegramClient | undefined
+  private client: LoginClient | undefined
 
   constructor(
     private readonly context: LoginContext,
@@ -85,9 +86,13 @@ export class TelegramPhoneLogin implements LoginProcess {
     await this.close()
   }
 
-  private tg(): TelegramClient {
-    this.client ??= this.clients.open(this.context)
+  private opened(): LoginClient {
+    this.client ??= this.clients.open()
     return this.client
+  }
+
+  private tg(): TelegramClient {
+    return this.opened().tg
   }
 
   private async submitPhone(input: string): Promise<LoginStep> {
@@ -204,7 +209,7 @@ export class TelegramPhoneLogin implements LoginProcess {
 
   private async complete(user: User): Promise<LoginStep> {
     this.stage = 'done'
-    const step = await completeLogin(this.context, user, this.clients.device, this.tg())
+    const step = await completeLogin(this.context, user, this.clients.device, this.opened())
     await this.close()
     return step
   }
@@ -212,6 +217,6 @@ export class TelegramPhoneLogin implements LoginProcess {
   private async close(): Promise<void> {
     const client = this.client
     this.client = undefined
-    await client?.destroy().catch(() => {})
+    await client?.tg.destroy().catch(() => {})
   }
 }

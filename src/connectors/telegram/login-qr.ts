@@ -9,14 +9,21 @@ import type { TelegramClient } from '@mtcute/core/client.js'
 import { InvalidLoginInputError } from '../../bridge/errors.ts'
 import { toLoginStepId } from '../../bridge/ids.ts'
 import type { DisplayAndWaitStep, LoginContext, LoginProcess, LoginStep } from '../../bridge/login.ts'
-import { commonLoginError, completeLogin, isRpc, type LoginClients, passwordStep } from './login-common.ts'
+import {
+  commonLoginError,
+  completeLogin,
+  isRpc,
+  type LoginClient,
+  type LoginClients,
+  passwordStep,
+} from './login-common.ts'
 import { loginTexts } from './login-texts.ts'
 
 type Stage = 'qr' | 'password' | 'done' | 'cancelled'
 
 export class TelegramQrLogin implements LoginProcess {
   private stage: Stage = 'qr'
-  private client: TelegramClient | undefined
+  private client: LoginClient | undefined
   private expiresAt = 0
   private scanned = false
   private wake: (() => void) | undefined
@@ -34,8 +41,8 @@ export class TelegramQrLogin implements LoginProcess {
   ) {}
 
   async start(): Promise<LoginStep> {
-    this.client ??= this.clients.open(this.context)
-    this.client.onServerUpdate.add(this.onUpdate)
+    this.client ??= this.clients.open()
+    this.client.tg.onServerUpdate.add(this.onUpdate)
     return this.exportToken()
   }
 
@@ -84,9 +91,13 @@ export class TelegramQrLogin implements LoginProcess {
     await this.close()
   }
 
-  private tg(): TelegramClient {
+  private opened(): LoginClient {
     if (!this.client) throw new Error('telegram qr login: not started')
     return this.client
+  }
+
+  private tg(): TelegramClient {
+    return this.opened().tg
   }
 
   /** Asks for the token again: a fresh code to show, or the login result once it was scanned. */
@@ -132,7 +143,7 @@ export class TelegramQrLogin implements LoginProcess {
 
   private async complete(user: User): Promise<LoginStep> {
     this.stage = 'done'
-    const step = await completeLogin(this.context, user, this.clients.device, this.tg())
+    const step = await completeLogin(this.context, user, this.clients.device, this.opened())
     await this.close()
     return step
   }
@@ -140,7 +151,7 @@ export class TelegramQrLogin implements LoginProcess {
   private async close(): Promise<void> {
     const client = this.client
     this.client = undefined
-    client?.onServerUpdate.remove(this.onUpdate)
-    await client?.destroy().catch(() => {})
+    client?.tg.onServerUpdate.remove(this.onUpdate)
+    await client?.tg.destroy().catch(() => {})
   }
 }

@@ -41,7 +41,7 @@ async function begin() {
 }
 
 describe('telegram login: phone', () => {
-  test('phone → code → complete; the session lands in the account rows, sealed', async () => {
+  test('phone → code → complete; the session is staged, and lands in the account rows at the first connect', async () => {
     const account = h.world.addAccount({ firstName: 'Manager', phone: '79990000001' })
     const { context, login, first } = await begin()
     expect(first).toMatchObject({ type: 'user-input', stepId: 'telegram.phone', fields: [{ kind: 'phone' }] })
@@ -60,9 +60,26 @@ describe('telegram login: phone', () => {
     expect(new TextDecoder().decode(context.session.values.get('telegram.user'))).toBe(
       String(account.user.id),
     )
-    const [row] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from telegram_kv where account_id = ${context.accountId}`
-    expect(row!.n).toBeGreaterThan(0)
+    const kvRows = async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        select count(*)::int as n from telegram_kv where account_id = ${context.accountId}`
+      return row!.n
+    }
+    expect(context.session.values.has('telegram.staged')).toBe(true)
+    expect(await kvRows()).toBe(0)
+    const client = h.connector.loadAccount({
+      id: context.accountId,
+      remoteId: done.type === 'complete' ? done.account.remoteId : null,
+      credentials: null,
+      session: context.session,
+    })
+    const states: string[] = []
+    client.onEvent((event) => void (event.type === 'connection' && states.push(event.state)))
+    await client.connect()
+    expect(states).toEqual(['connected'])
+    expect(await kvRows()).toBeGreaterThan(0)
+    expect(context.session.values.has('telegram.staged')).toBe(false)
+    await client.disconnect()
   })
 
   test('a malformed, an invalid and a banned number keep the phone step with ru/en texts', async () => {
