@@ -66,6 +66,12 @@ export interface RemoteMessageEvent extends ChatEventBase {
   replyTo?: RemoteMessageId
   /** Our id when the message is the echo of one we sent (lets the relay skip it). */
   clientMessageId?: ClientMessageId
+  /**
+   * Set on the account's own messages (`sender.fromMe`) in a chat with one person: that person, the chat's
+   * contact (the sender is the account itself). Lets the core relay the owner's message in the customer's
+   * Open Lines chat even when the owner writes first.
+   */
+  peer?: RemoteUserId
 }
 
 export interface RemoteEditEvent extends ChatEventBase {

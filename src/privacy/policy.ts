@@ -74,6 +74,15 @@ export const privacyPolicy: PrivacyPolicy = {
           triggers: ['disconnect', 'uninstall', 'support-deletion'],
           overdue: [ofDisconnectedAccount('R1', 'auth keys of a disconnected account')],
         },
+        {
+          store: 'objects',
+          // The account's small profile photo, kept by the profile refresh (src/accounts/own-profile.ts) and
+          // named by `accounts.avatar_key`; replaced when the photo changes, gone with the account's prefix.
+          pattern: 'p/{portal}/a/{account}/profile/{id}',
+          rules: ['R1'],
+          triggers: ['disconnect', 'uninstall', 'support-deletion'],
+          boundTo: 'account',
+        },
       ],
     },
     I2: {
@@ -208,6 +217,8 @@ export const privacyPolicy: PrivacyPolicy = {
         {
           store: 'postgres',
           table: 'messages',
+          // `employee_id`, `echo_id`: an owner's own message shown as a Bitrix24 employee's, and the portal's
+          // echo of it (src/bitrix/app/echo-guard.ts).
           columns: [
             'direction',
             'origin_id',
@@ -217,6 +228,8 @@ export const privacyPolicy: PrivacyPolicy = {
             'delivered_at',
             'read_at',
             'edited_at',
+            'employee_id',
+            'echo_id',
           ],
           rules: ['R3'],
           triggers: ['retention', 'uninstall', 'support-deletion'],
@@ -305,6 +318,21 @@ export const privacyPolicy: PrivacyPolicy = {
               rule: 'R4',
               finds: 'portals still held after the app was removed',
               where: `status = 'uninstalled' and updated_at < $2`,
+            },
+          ],
+        },
+        {
+          store: 'postgres',
+          table: 'accounts',
+          // The Bitrix24 employee the account owner's own messages are shown as (a setting of the portal).
+          columns: ['employee_id'],
+          rules: ['R4'],
+          triggers: ['uninstall', 'support-deletion'],
+          overdue: [
+            {
+              rule: 'R4',
+              finds: 'account settings still held after the app was removed',
+              where: `portal_id in (select id from portals where status = 'uninstalled' and updated_at < $2)`,
             },
           ],
         },

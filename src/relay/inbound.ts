@@ -3,7 +3,9 @@
  * streamed to object storage first; then one transaction records the message (dedup on account, direction,
  * origin id and time) and queues its delivery, so a repeat of the event — at-least-once from every
  * messenger — is recorded and queued once. The portal sender is woken after the commit. Accounts without a
- * bound line are handled alike: the sender holds their rows until a line is bound.
+ * bound line are handled alike: the sender holds their rows until a line is bound. The account owner's own
+ * messages (typed on another device) take the same path when the account names a Bitrix24 employee
+ * (`own-messages.ts`); otherwise they are skipped.
  */
 
 import type { Sql } from '../../storage/db.ts'
@@ -32,6 +34,7 @@ import type { Logger } from '../log/logger.ts'
 import type { Fence } from './fence.ts'
 import { removeObjects, storeInboundFiles } from './inbound-files.ts'
 import { inboundDeleteKey, inboundEditKey, inboundMessageKey, readKey } from './keys.ts'
+import { ownMessageAuthor } from './own-messages.ts'
 
 export interface InboundDeps {
   sql: Sql
@@ -94,15 +97,20 @@ function userRef(remoteId: string, contact: Contact | undefined) {
   return { id: remoteId, ...(name ? { name } : {}), ...(lastName ? { lastName } : {}) }
 }
 
-/** The contact (created bare when new; an upsert would otherwise blank a cached profile) and its chat. */
-async function ensureChat(deps: InboundDeps, accountId: string, remoteChatId: string, senderId: string) {
+/** The chat's contact (created bare when new; an upsert would otherwise blank a cached profile) and the chat. */
+async function ensureChat(
+  deps: InboundDeps,
+  accountId: string,
+  remoteChatId: string,
+  contactRemoteId: string,
+) {
   const { contacts, chats } = deps.repos
-  let contact = await contacts.findByRemote(accountId, senderId)
+  let contact = await contacts.findByRemote(accountId, contactRemoteId)
   if (!contact || contact.staleAt) {
     // Seen again: lifts a stale mark (R6) and keeps what the cache knows.
     const { firstName, lastName, username, phone, avatarKey } = contact ?? {}
     contact = await contacts.upsert(accountId, {
-      remoteId: senderId,
+      remoteId: contactRemoteId,
       firstName,
       lastName,
       username,
@@ -117,32 +125,44 @@ async function ensureChat(deps: InboundDeps, accountId: string, remoteChatId: st
   return { chat, contact }
 }
 
+/** Who a message is relayed as: the chat's person (`user` block) and, for an owner's own message, the employee. */
+interface Author {
+  contactRemoteId: string
+  employeeId?: string
+}
+
 async function onMessage(
   deps: InboundDeps,
   account: InboundAccount,
   event: RemoteMessageEvent,
 ): Promise<InboundOutcome> {
-  // The account's own messages (our echoes, or typed on another device) are not the customer's.
-  if (event.sender.fromMe || event.clientMessageId !== undefined) return 'skipped'
+  // Olchat's own send coming back from the messenger.
+  if (event.clientMessageId !== undefined) return 'skipped'
   const text = event.text?.trim() ? event.text : undefined
   if (!text && event.files.length === 0) return 'skipped'
+  // The account's own messages (typed on another device) are relayed only as its employee's.
+  const author: Author | undefined = event.sender.fromMe
+    ? await ownMessageAuthor(deps, account, event)
+    : { contactRemoteId: event.sender.userId }
+  if (!author) return 'skipped'
   // Cheap early exit for a redelivered event, before any download; the transaction below decides.
   const known = await deps.repos.messages.findByOrigin(account.id, 'in', event.messageId)
   if (known && known.sentAt.getTime() === event.timestamp.getTime()) {
     const chat = await deps.repos.chats.getByRemote(account.id, event.chat.chatId)
     if (chat?.id === known.chatId) return 'duplicate'
   }
-  const { chat, contact } = await ensureChat(deps, account.id, event.chat.chatId, event.sender.userId)
+  const { chat, contact } = await ensureChat(deps, account.id, event.chat.chatId, author.contactRemoteId)
   const files = await storeFiles(deps, account, event.files)
   if (!text && files.length === 0) return 'skipped'
   const payload: MessagePayloadInput = {
     chat: { id: event.chat.chatId },
-    user: userRef(event.sender.userId, contact),
+    user: userRef(contact.remoteId, contact),
     message: {
       id: event.messageId,
       date: unixSeconds(event.timestamp),
       ...(text ? { text } : {}),
       ...(files.length > 0 ? { files } : {}),
+      ...(author.employeeId ? { userId: author.employeeId } : {}),
     },
   }
   let created: boolean
@@ -150,7 +170,13 @@ async function onMessage(
     created = await deps.sql.begin(async (tx) => {
       await deps.fence?.(tx)
       const recorded = await deps.repos.messages.recordInbound(
-        { accountId: account.id, chatId: chat.id, originId: event.messageId, sentAt: event.timestamp },
+        {
+          accountId: account.id,
+          chatId: chat.id,
+          originId: event.messageId,
+          sentAt: event.timestamp,
+          employeeId: author.employeeId ?? null,
+        },
         tx,
       )
       if (!recorded.created) return false
@@ -201,15 +227,23 @@ async function relayedMessage(deps: InboundDeps, accountId: string, chat: Chat, 
   return message?.chatId === chat.id ? message : undefined
 }
 
+/** The chat's person: whose Open Lines chat it is on the portal. */
+async function chatContact(deps: InboundDeps, chat: Chat): Promise<Contact | undefined> {
+  return chat.contactId === null ? undefined : deps.repos.contacts.get(chat.contactId)
+}
+
 async function onEdit(deps: InboundDeps, account: InboundAccount, event: RemoteEditEvent) {
-  if (event.sender.fromMe) return 'skipped'
   const chat = await deps.repos.chats.getByRemote(account.id, event.chat.chatId)
   const message = chat && (await relayedMessage(deps, account.id, chat, event.messageId))
   if (!chat || !message) return 'skipped'
-  const contact = await deps.repos.contacts.findByRemote(account.id, event.sender.userId)
+  // The owner edits only their own relayed messages (an operator's, sent by Olchat, was never relayed in).
+  if (event.sender.fromMe !== (message.employeeId !== null)) return 'skipped'
+  const contact = event.sender.fromMe
+    ? await chatContact(deps, chat)
+    : await deps.repos.contacts.findByRemote(account.id, event.sender.userId)
   const payload: EditPayload = {
     chat: { id: chat.remoteChatId },
-    user: userRef(event.sender.userId, contact),
+    user: userRef(contact?.remoteId ?? event.sender.userId, contact),
     message: { id: event.messageId, text: event.text },
   }
   const created = await deps.sql.begin(async (tx) => {
@@ -241,7 +275,8 @@ async function onDelete(deps: InboundDeps, account: InboundAccount, event: Remot
     if (message) messages.push(message)
   }
   if (messages.length === 0) return 'skipped'
-  const contact = chat.contactId === null ? undefined : await deps.repos.contacts.get(chat.contactId)
+  // Customer's and owner's messages alike: the portal finds them in the chat of its person.
+  const contact = await chatContact(deps, chat)
   const user = userRef(contact?.remoteId ?? chat.remoteChatId, contact)
   const created = await deps.sql.begin(async (tx) => {
     await deps.fence?.(tx)

@@ -33,6 +33,14 @@ export function statusKey(deliveryKey: string): string {
   return `status:${deliveryKey}`
 }
 
+/**
+ * The delivery status answering the portal's echo of an account owner's own message (`echo-guard.ts`): one
+ * per echo, named by the portal's IM message id.
+ */
+export function echoStatusKey(accountId: string, echoId: string): string {
+  return `status:echo:${accountId}:${echoId}`
+}
+
 /** Where an incoming file is kept until the portal fetched it (prefix per portal and account: D2, D4). */
 export function inboundObjectKey(portalId: string, accountId: string, id: string = randomUUID()): string {
   return `p/${portalId}/a/${accountId}/in/${id}`

@@ -29,6 +29,11 @@ export interface Account {
   phone: string | null
   avatarKey: string | null
   credentials: string | null
+  /**
+   * Bitrix24 user (employee) the account owner's own messages — typed on another device — are shown as in the
+   * Open Line; null: they are not relayed.
+   */
+  employeeId: string | null
   health: AccountHealth
   healthChangedAt: Date
   staleAt: Date | null
@@ -180,6 +185,13 @@ export class AccountRepository {
     if (result.count === 0) throw new AccountNotFoundError(id)
   }
 
+  /** Sets (or with null clears) the Bitrix24 employee the account's own messages are shown as. */
+  async setEmployee(id: string, employeeId: string | null, db: Queryable = this.sql): Promise<void> {
+    const result = await db`
+      update accounts set employee_id = ${employeeId}, updated_at = now() where id = ${id}`
+    if (result.count === 0) throw new AccountNotFoundError(id)
+  }
+
   /** Binds the account to an Open Line (`lines.id`), or unbinds it with null. */
   async bindLine(id: string, lineId: string | null, db: Queryable = this.sql): Promise<void> {
     const result = await db`update accounts set line_id = ${lineId}, updated_at = now() where id = ${id}`
@@ -206,4 +218,14 @@ export class AccountRepository {
       credentials: credentialsEnc === null ? null : this.secrets.openText(credentialsEnc, CREDENTIALS),
     }
   }
+}
+
+/**
+ * The employee of an account (`Account.employeeId`) without loading and unsealing the row: the inbound relay
+ * asks it for every own message it sees, so a change made meanwhile applies to the next one.
+ */
+export async function accountEmployee(db: Queryable, accountId: string): Promise<string | null> {
+  const [row] = await db<{ employeeId: string | null }[]>`
+    select employee_id from accounts where id = ${accountId}`
+  return row?.employeeId ?? null
 }

@@ -24,6 +24,10 @@ export interface Message {
   deliveredAt: Date | null
   readAt: Date | null
   editedAt: Date | null
+  /** Bitrix24 user an account owner's own message was shown as (`in` only); null for a customer's. */
+  employeeId: string | null
+  /** IM message id of the portal's echo of an owner's own message, once recognised (`echo-guard.ts`). */
+  echoId: string | null
 }
 
 export interface MessageInput {
@@ -33,6 +37,19 @@ export interface MessageInput {
   sentAt: Date
   targetId?: string | null
   status?: MessageStatus
+  /** The account owner's own message, sent to the portal as this employee's. */
+  employeeId?: string | null
+}
+
+/** An operator message that may be the portal's echo of an owner's own message (see `claimEcho`). */
+export interface EchoCandidate {
+  chatId: string
+  /** `message.user_id` of the event. */
+  employeeId: string
+  /** `im.message_id` of the event. */
+  echoId: string
+  /** Rows delivered before this are no longer waiting for an echo. */
+  deliveredSince: Date
 }
 
 /** A message by its origin id (add `sentAt` when known: it prunes the partitions searched) or target id. */
@@ -65,10 +82,12 @@ export class MessageRepository {
     db: Queryable,
   ): Promise<{ created: boolean; message: Message }> {
     const [row] = await db<Message[]>`
-      insert into messages (account_id, chat_id, direction, origin_id, target_id, status, sent_at)
+      insert into messages (
+        account_id, chat_id, direction, origin_id, target_id, status, sent_at, employee_id
+      )
       values (
         ${input.accountId}, ${input.chatId}, ${direction}, ${input.originId}, ${input.targetId ?? null},
-        ${input.status ?? status}, ${input.sentAt}
+        ${input.status ?? status}, ${input.sentAt}, ${input.employeeId ?? null}
       )
       on conflict (account_id, origin_id, direction, sent_at) do nothing
       returning *`
@@ -115,6 +134,33 @@ export class MessageRepository {
       select * from messages where ${this.#where(db, { accountId, targetId })}
       order by sent_at desc limit 1`
     return row
+  }
+
+  /**
+   * Pairs an operator event with the owner's own message it echoes, once: the row already paired with this
+   * echo (a repeat of the event), else the chat's oldest owner's message sent as the same employee that still
+   * awaits its echo — not deleted, and not yet delivered or delivered since `deliveredSince`. The row is locked
+   * (not skipped: the portal sender may hold it while it records the delivery the echo follows); a second
+   * echo waiting on it finds it paired and takes the next one, so two echoes never share a row.
+   * @returns the paired row, or undefined when the event is no echo
+   */
+  async claimEcho(candidate: EchoCandidate, db: Queryable = this.sql): Promise<Message | undefined> {
+    const { chatId, employeeId, echoId, deliveredSince } = candidate
+    const [paired] = await db<Message[]>`
+      select * from messages
+      where chat_id = ${chatId} and employee_id = ${employeeId} and echo_id = ${echoId} limit 1`
+    if (paired) return paired
+    const [claimed] = await db<Message[]>`
+      update messages set echo_id = ${echoId}
+      where (id, sent_at) = (
+        select id, sent_at from messages
+        where chat_id = ${chatId} and employee_id = ${employeeId} and direction = 'in' and echo_id is null
+          and status <> 'deleted' and (delivered_at is null or delivered_at >= ${deliveredSince})
+        order by sent_at, id limit 1
+        for update
+      )
+      returning *`
+    return claimed
   }
 
   async listByChat(chatId: string, { limit = 100 } = {}, db: Queryable = this.sql): Promise<Message[]> {

@@ -81,6 +81,8 @@ const figures: Record<string, unknown> = {}
 interface PortalMessage {
   id: number
   author: string
+  authorId: number
+  sending: boolean
   text: string
   files: { url: string; name: string }[]
   connectorMid: string[] | null
@@ -551,6 +553,23 @@ describe('Telegram (stub) ⇄ relay ⇄ Bitrix24 emulator', () => {
     })
     await relayed(anna(), world.customerSends(phone, anna(), 'same photo').id)
     expect(avatarsOnPortal().length - before).toBe(1)
+  }, 30_000)
+
+  test("issue 5: typed on the owner's phone → the employee's message in the chat; its echo is not sent back", async () => {
+    await repos.accounts.setEmployee(account.id, '27')
+    const sendsBefore = calls('messages.sendMessage').length + calls('messages.sendMedia').length
+    const typed = h.harness.world.ownerSends(phone, anna(), 'typed on the phone')
+    const shown = await until('the owner’s message on the portal', async () =>
+      chatOf(anna())?.messages.find((m) => m.connectorMid?.includes(String(typed.id))),
+    )
+    expect(shown).toMatchObject({ author: 'employee', authorId: 27, text: 'typed on the phone' })
+    // The echo reached Olchat and was answered with a delivery status, not sent to Telegram.
+    await settleEvents()
+    await until('the echo answered', async () =>
+      chatOf(anna())?.messages.find((m) => m.id === shown.id)?.sending === false ? true : undefined,
+    )
+    expect(calls('messages.sendMessage').length + calls('messages.sendMedia').length).toBe(sendsBefore)
+    await repos.accounts.setEmployee(account.id, null)
   }, 30_000)
 
   test('afterwards: every delivery done, no body, no relayed file left, no event failed, nothing logged as an error', async () => {

@@ -66,6 +66,8 @@ export async function seedBusyPortal(stores: PrivacyStores, repos: Repositories)
     displayName: `Company Account ${n}`,
     username: `company_${n}`,
   })
+  // The employee its owner's own messages are shown as (I6).
+  await repos.accounts.setEmployee(account.id, `2${n}`)
   await repos.accountSessions.set(account.id, 'auth_key', `key-bytes-${n}`)
   await stores.db.sql`
     insert into telegram_auth_keys (account_id, dc, key_enc) values (${account.id}, 2, ${Buffer.from('sealed')})`

@@ -2,13 +2,15 @@
  * @module Operator messages, edits and deletions (ONIMCONNECTORMESSAGEADD/UPDATE/DELETE,
  * reference/bitrix24.md §6.4–6.6) turned into `to_messenger` deliveries for the account bound to the
  * connector and line. The text is rendered for that messenger here; the account actor sends it and reports
- * the delivery status with `im`.
+ * the delivery status with `im`. The portal's echo of an account owner's own message is not relayed
+ * (`echo-guard.ts`).
  */
 import type { Account } from '../../../storage/repos/accounts.ts'
 import type { DeliveryInput, DeliveryKind } from '../../../storage/repos/deliveries.ts'
 import { renderOperatorText, type TextFormat } from '../bbcode.ts'
 import { connectorById } from '../connectors.ts'
 import type { BitrixAppDeps } from './deps.ts'
+import { isOwnMessageEcho } from './echo-guard.ts'
 import type { EventOf, WithoutAuth } from './schemas.ts'
 
 export interface OperatorFile {
@@ -85,6 +87,7 @@ export async function enqueueOperatorMessages(
   const format = FORMATS[account.messenger]
   const signature = deps.options?.signature ?? 'bold'
   const byMessage = new Map<string, DeliveryInput & { payload: OperatorDeliveryPayload }>()
+  let echoes = 0
   for (const item of event.data.MESSAGES) {
     const messageId = item.im.message_id
     const message = item.message as {
@@ -103,6 +106,14 @@ export async function enqueueOperatorMessages(
       (await deps.repos.chats.getByRemote(account.id, item.chat.id)) ??
       (await deps.repos.chats.getByPortalChat(account.id, item.im.chat_id))
     if (chat && chat.portalChatId === null) await deps.repos.chats.setPortalChatId(chat.id, item.im.chat_id)
+    if (
+      kind === 'message' &&
+      chat &&
+      (await isOwnMessageEcho(deps, account, chat, { im: item.im, message }))
+    ) {
+      echoes++
+      continue
+    }
     const files = (
       (message.files ?? []) as { name?: string; mime?: string; link: string; size?: string }[]
     ).map((file) => ({
@@ -136,5 +147,6 @@ export async function enqueueOperatorMessages(
   }
   await deps.repos.deliveries.enqueueMany([...byMessage.values()])
   if (byMessage.size > 0) deps.onDeliveriesQueued?.(account.id)
+  if (byMessage.size === 0 && echoes > 0) return "echo of the account owner's own message"
   return null
 }

@@ -8,13 +8,16 @@
  * with a signed session token in its forms (`session.ts`); clicks do not cost the portal's rate budget.
  * Bind: the line row, the account's binding, then `imconnector.activate` and `connector.data.set` (§5.4,
  * §5.6). Unbind: the binding is removed and the line deactivated (the portal answers with
- * ONIMCONNECTORSTATUSDELETE).
+ * ONIMCONNECTORSTATUSDELETE). Employee: the Bitrix24 user the account owner's own messages are shown as,
+ * typed as a number — the app has no scope to list the portal's users (`user` would force every portal to
+ * reinstall), so there is no picker.
  */
 import type { Context } from 'hono'
 import * as v from 'valibot'
 import type { Account } from '../../../storage/repos/accounts.ts'
 import { NotFoundError } from '../../../storage/repos/common.ts'
 import type { Portal } from '../../../storage/repos/portals.ts'
+import { relaysOwnMessages } from '../../relay/own-messages.ts'
 import { type ConnectorDefinition, connectorById } from '../connectors.ts'
 import type { BitrixAppDeps } from './deps.ts'
 import { FormError, isFormContentType, parseForm } from './form.ts'
@@ -81,6 +84,7 @@ async function render(
       lineId: session.lineId,
       accounts,
       lineRowId: line?.id ?? null,
+      ownMessages: relaysOwnMessages(connector.messenger),
       session: token,
       actionUrl: `${deps.config.publicUrl}/bitrix/placement`,
       notice,
@@ -213,9 +217,35 @@ async function unbind(deps: BitrixAppDeps, portal: Portal, session: PlacementSes
   })
 }
 
+/** Saves the employee (null clears it); nothing to tell the portal. */
+async function setEmployee(
+  deps: BitrixAppDeps,
+  portal: Portal,
+  session: PlacementSession,
+  account: Account,
+  employeeId: string | null,
+) {
+  await deps.sql.begin(async (tx) => {
+    await deps.repos.accounts.setEmployee(account.id, employeeId, tx)
+    await deps.repos.auditLog.append(
+      {
+        portalRef: portalRef(deps.keys, portal.memberId),
+        actor: `bitrix24-admin:${session.user}`,
+        actorRole: 'portal-admin',
+        action: employeeId === null ? 'account.employee_cleared' : 'account.employee_set',
+        target: `account:${account.id}`,
+        details: { employeeId, previousEmployeeId: account.employeeId },
+      },
+      tx,
+    )
+  })
+  return true
+}
+
 const DONE = {
   bind: { ru: 'Аккаунт подключён к линии.', en: 'The account now serves this line.' },
   unbind: { ru: 'Аккаунт отключён от линии.', en: 'The account no longer serves this line.' },
+  employee: { ru: 'Сотрудник сохранён.', en: 'The employee is saved.' },
 }
 const PORTAL_FAILED = {
   ru: 'Сохранено, но Битрикс24 не подтвердил изменение. Повторите действие.',
@@ -226,7 +256,7 @@ async function act(c: Context, deps: BitrixAppDeps, form: Record<string, unknown
   const now = deps.now ?? (() => new Date())
   const parsed = v.safeParse(placementActionSchema, form)
   if (!parsed.success) return refuse(c, lang, 400, badRequest(describeIssues(parsed.issues)))
-  const { session: token, action, account: accountId } = parsed.output
+  const { session: token, action, account: accountId, employee } = parsed.output
   const session = openSession(deps.keys, token, now())
   if (!session) return refuse(c, lang, 403, EXPIRED)
   const connector = connectorById(session.connectorId)
@@ -242,7 +272,13 @@ async function act(c: Context, deps: BitrixAppDeps, form: Record<string, unknown
   if (!account || account.portalId !== portal.id || account.messenger !== connector.messenger) {
     return refuse(c, session.lang, 404, { ru: 'Аккаунт не найден.', en: 'No such account.' })
   }
-  const confirmed = await (action === 'bind' ? bind : unbind)(deps, portal, session, account)
+  if (action === 'employee' && !relaysOwnMessages(account.messenger)) {
+    return refuse(c, session.lang, 400, badRequest('this account has no owner writing from a phone'))
+  }
+  const confirmed =
+    action === 'employee'
+      ? await setEmployee(deps, portal, session, account, employee || null)
+      : await (action === 'bind' ? bind : unbind)(deps, portal, session, account)
   const notice = { ok: confirmed, text: (confirmed ? DONE[action] : PORTAL_FAILED)[session.lang] }
   return render(c, deps, session, token, connector, notice)
 }

@@ -270,12 +270,21 @@ export const placementBodySchema = v.looseObject({
   PLACEMENT_OPTIONS: placementOptions,
 })
 
-/** A bind/unbind click on the placement page. */
-export const placementActionSchema = v.object({
-  session: v.pipe(v.string(), v.maxLength(2048)),
-  action: v.picklist(['bind', 'unbind']),
-  account: v.pipe(v.string(), v.uuid('an account id')),
-})
+/**
+ * A click on the placement page: bind/unbind, or save the employee the account owner's own messages are
+ * shown as (`employee`: a Bitrix24 user id, empty to clear).
+ */
+export const placementActionSchema = v.pipe(
+  v.object({
+    session: v.pipe(v.string(), v.maxLength(2048)),
+    action: v.picklist(['bind', 'unbind', 'employee']),
+    account: v.pipe(v.string(), v.uuid('an account id')),
+    employee: v.optional(
+      v.pipe(v.string(), v.trim(), v.regex(/^([1-9][0-9]{0,17})?$/, 'a Bitrix24 user id or nothing')),
+    ),
+  }),
+  v.check((form) => form.action !== 'employee' || form.employee !== undefined, 'employee: missing'),
+)
 
 /** `path: reason` of the first problem, without echoing the value (it may be personal data). */
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {

@@ -53,6 +53,11 @@ export const MessagePayloadSchema = v.object({
       date: UnixSeconds,
       text: v.optional(Text),
       files: v.optional(v.array(FileRefSchema)),
+      /**
+       * A Bitrix24 employee's id: the account owner's own message, shown as that employee's (§5.8
+       * `message.user_id`); the `user` block stays the customer's, whose chat it is.
+       */
+      userId: v.optional(v.pipe(v.string(), v.regex(/^[1-9][0-9]{0,17}$/, 'a Bitrix24 user id'))),
     }),
     // §5.8: either text or files is required, otherwise the item fails on the portal.
     v.check(

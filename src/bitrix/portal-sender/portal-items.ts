@@ -61,7 +61,13 @@ async function messageItem(payload: MessagePayload, mint: (key: string) => Promi
       : undefined
   return {
     user: compact({ id: user.id, name: user.name, last_name: user.lastName, picture }),
-    message: compact({ id: message.id, date: message.date, text: message.text, files }),
+    message: compact({
+      id: message.id,
+      date: message.date,
+      text: message.text,
+      files,
+      user_id: message.userId,
+    }),
     chat: compact({ id: chat.id, name: chat.name, url: chat.url }),
   }
 }

@@ -1,6 +1,8 @@
 /**
  * @module Update frames of the sandbox's live connection → normalised remote events. A chat is the account ↔
- * one customer, so the chat id is the customer's id and every non-`out` message is the customer's.
+ * one customer, so the chat id is the customer's id and every non-`out` message is the customer's; an `out`
+ * one in an update was typed by the account's owner on another device (the sandbox never echoes the
+ * client's own sends).
  */
 import {
   type AccountId,
@@ -55,6 +57,10 @@ function customer(chatId: number): RemoteSender {
   return { userId: toRemoteUserId(String(chatId)), fromMe: false }
 }
 
+function owner(accountId: AccountId): RemoteSender {
+  return { userId: toRemoteUserId(`me:${accountId}`), fromMe: true }
+}
+
 /** The events of one update frame (none for kinds this client does not know). */
 export function toRemoteEvents(accountId: AccountId, frame: UpdateFrame, open: OpenFile): RemoteChatEvent[] {
   const chatOf = (chatId: number) => ({ accountId, chatId: toRemoteChatId(String(chatId)) })
@@ -62,9 +68,7 @@ export function toRemoteEvents(accountId: AccountId, frame: UpdateFrame, open: O
   switch (frame.type) {
     case 'message.new': {
       if (!m) return []
-      const sender = m.out
-        ? { userId: toRemoteUserId(`me:${accountId}`), fromMe: true }
-        : customer(frame.from?.id ?? m.chatId)
+      const sender = m.out ? owner(accountId) : customer(frame.from?.id ?? m.chatId)
       return [
         {
           type: 'message',
@@ -73,6 +77,8 @@ export function toRemoteEvents(accountId: AccountId, frame: UpdateFrame, open: O
           timestamp: new Date(m.date),
           messageId: toRemoteMessageId(String(m.id)),
           sender,
+          // The owner's message: the chat's person is the customer the chat is with.
+          ...(m.out ? { peer: toRemoteUserId(String(m.chatId)) } : {}),
           ...(m.text === '' ? {} : { text: m.text }),
           files: m.file ? [remoteFile(m.file, open)] : [],
           ...(m.replyTo === undefined ? {} : { replyTo: toRemoteMessageId(String(m.replyTo)) }),
@@ -88,7 +94,7 @@ export function toRemoteEvents(accountId: AccountId, frame: UpdateFrame, open: O
           chat: chatOf(m.chatId),
           timestamp: new Date(m.editDate ?? frame.date ?? m.date),
           messageId: toRemoteMessageId(String(m.id)),
-          sender: customer(m.chatId),
+          sender: m.out ? owner(accountId) : customer(m.chatId),
           text: m.text,
         },
       ]

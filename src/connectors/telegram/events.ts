@@ -118,6 +118,8 @@ export function messageEvent(accountId: AccountId, tg: TelegramClient, message: 
     timestamp: message.date,
     messageId: toRemoteMessageId(String(message.id)),
     sender: { userId: toRemoteUserId(String(message.sender.id)), fromMe: message.isOutgoing },
+    // Typed by the owner on another device: a private chat's peer is the person it is with.
+    ...(message.isOutgoing ? { peer: toRemoteUserId(String(message.chat.id)) } : {}),
     ...(text ? { text } : {}),
     files: filesOf(tg, message),
     ...(reply ? { replyTo: toRemoteMessageId(String(reply)) } : {}),

@@ -97,7 +97,8 @@ export class UpdateRouter {
     const { id } = message
     const chatId = message.chat.id
     if (this.#inFlight.has(id) || (await this.deps.messages.handled(id))) return ack()
-    if (!message.isOutgoing) this.#reportProfile(message.sender as User, emit)
+    // The person of the chat: the sender, or for the owner's own message the peer (who may not have written yet).
+    this.#reportProfile((message.isOutgoing ? message.chat : message.sender) as User, emit)
     const event = messageEvent(this.deps.accountId, tg, message)
     const [done] = this.#acks(1, ack)
     if (!this.deps.holding()) {

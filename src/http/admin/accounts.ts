@@ -1,16 +1,24 @@
 /**
- * @module `/accounts`: list with health, one account, bind to an Open Line, disconnect. (Creating an account
- * is a login: `logins.ts`.)
+ * @module `/accounts`: list with health, one account, bind to an Open Line, name the employee its owner's
+ * own messages are shown as, disconnect. (Creating an account is a login: `logins.ts`.)
  */
 import { Hono } from 'hono'
 import { AccountNotFoundError } from '../../../storage/repos/accounts.ts'
 import { LineNotFoundError } from '../../../storage/repos/lines.ts'
+import { relaysOwnMessages } from '../../relay/own-messages.ts'
 import { checkScope, type Guard } from './access.ts'
 import { audit } from './audit.ts'
 import type { AdminDeps, AdminEnv } from './deps.ts'
 import { ApiError, notFound } from './errors.ts'
 import { defineRoute } from './routes.ts'
-import { AccountIdParams, AccountList, AccountsQuery, AccountView, BindLineBody } from './schemas.ts'
+import {
+  AccountIdParams,
+  AccountList,
+  AccountsQuery,
+  AccountView,
+  BindLineBody,
+  SetEmployeeBody,
+} from './schemas.ts'
 import { validJson, validParam, validQuery } from './validate.ts'
 import { accountView } from './views.ts'
 
@@ -49,6 +57,22 @@ export const accountSpecs = {
     responses: {
       200: { description: 'The account as bound now', schema: AccountView },
       422: { description: 'No such line in the account’s portal' },
+    },
+  }),
+  setEmployee: defineRoute({
+    method: 'POST',
+    path: '/accounts/:id/employee',
+    permission: 'accounts:write',
+    scope: 'portal',
+    summary:
+      "Names the Bitrix24 employee the account owner's own messages (typed on the phone) are shown as in " +
+      'the Open Line, or null: they are not relayed (Telegram and sandbox accounts; a MAX bot has no owner)',
+    tag,
+    params: AccountIdParams,
+    body: SetEmployeeBody,
+    responses: {
+      200: { description: 'The account as set now', schema: AccountView },
+      422: { description: 'The account’s messenger has no owner who writes from a phone (MAX)' },
     },
   }),
   disconnect: defineRoute({
@@ -118,6 +142,39 @@ export function accountRoutes(deps: AdminDeps, guard: Guard): Hono<AdminEnv> {
               portalId: account.portalId,
               target: `account:${account.id}`,
               details: { lineId, previousLineId: account.lineId },
+            },
+            tx,
+          )
+        })
+        return c.json(accountView(await accounts.get(account.id)))
+      },
+    )
+    .post(
+      '/accounts/:id/employee',
+      guard(accountSpecs.setEmployee),
+      validParam(AccountIdParams),
+      validJson(SetEmployeeBody),
+      async (c) => {
+        const account = await loadAccount(deps, c.req.valid('param').id)
+        await checkScope(deps, c, account.portalId)
+        const { employeeId } = c.req.valid('json')
+        if (employeeId !== null && !relaysOwnMessages(account.messenger)) {
+          throw new ApiError(
+            422,
+            'own_messages_unsupported',
+            `A ${account.messenger} account has no owner writing from a phone`,
+          )
+        }
+        await deps.sql.begin(async (tx) => {
+          await accounts.setEmployee(account.id, employeeId, tx)
+          await audit(
+            deps,
+            c,
+            {
+              action: employeeId === null ? 'account.employee_cleared' : 'account.employee_set',
+              portalId: account.portalId,
+              target: `account:${account.id}`,
+              details: { employeeId, previousEmployeeId: account.employeeId },
             },
             tx,
           )

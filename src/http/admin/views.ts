@@ -19,6 +19,7 @@ export function accountView(account: Account): AccountViewT {
     remoteId: account.remoteId,
     displayName: account.displayName,
     username: account.username,
+    employeeId: account.employeeId,
     health: account.health,
     healthChangedAt: account.healthChangedAt.toISOString(),
     staleAt: iso(account.staleAt),

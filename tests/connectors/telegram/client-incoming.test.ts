@@ -181,6 +181,8 @@ describe('telegram client: incoming private messages', () => {
       text: 'typed on the phone',
       sender: { fromMe: true },
       chat: { chatId: alice.chatId },
+      // The chat's person, for the core to keep the owner's message in the customer's Open Lines chat.
+      peer: alice.chatId,
     })
     await settle()
     expect(log.messages().some((m) => m.messageId === sent.messageIds[0])).toBe(false)

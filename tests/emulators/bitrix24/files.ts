@@ -46,6 +46,8 @@ export interface DownloadRequest {
   name?: string
   headers?: { name: string; value: string }[]
   purpose: 'message' | 'avatar'
+  /** Given the body of a downloaded file (the emulator keeps only digests otherwise). */
+  onBytes?: (bytes: Uint8Array, record: FileRecord) => void
 }
 
 /** Downloads like `Library::downloadFile` (§5.8) and records the outcome on the portal and in the stats. */
@@ -136,6 +138,7 @@ export async function downloadFile(emu: Emulator, portal: Portal, req: DownloadR
     record.sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
     record.status = 'downloaded'
     emu.stats.filesDownloaded++
+    req.onBytes?.(bytes, record)
     return record
   }
 }
@@ -166,17 +169,25 @@ export async function storeOperatorFile(portal: Portal, input: OperatorFileInput
     : input.text !== undefined
       ? new TextEncoder().encode(input.text)
       : new Uint8Array(input.size ?? 16).fill(0x2a)
-  const id = portal.next('file')
-  const file: OperatorFile = {
-    id,
+  return storeDiskFile(portal, {
     name: input.name,
     mime: input.mime ?? 'application/octet-stream',
     bytes,
-    sign: await signOf(portal, id),
-    short: randomToken(5),
     width: input.width ?? null,
     height: input.height ?? null,
-  }
+  })
+}
+
+/**
+ * A file on the portal's disk, served at a short link: an operator's attachment, or a file of an incoming
+ * message uploaded to the chat (`CIMDisk::UploadFileFromMain`, source of §5.8).
+ */
+export async function storeDiskFile(
+  portal: Portal,
+  input: Pick<OperatorFile, 'name' | 'mime' | 'bytes' | 'width' | 'height'>,
+): Promise<OperatorFile> {
+  const id = portal.next('file')
+  const file: OperatorFile = { id, ...input, sign: await signOf(portal, id), short: randomToken(5) }
   portal.operatorFiles.set(id, file)
   return file
 }

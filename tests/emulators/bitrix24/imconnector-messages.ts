@@ -16,7 +16,7 @@ import {
   requireArgs,
   upperKeys,
 } from './errors.ts'
-import { downloadFile } from './files.ts'
+import { downloadFile, eventFileEntry, storeDiskFile } from './files.ts'
 import { addMessage, ensureSession, findOrCreateChat, userCode } from './openlines.ts'
 import { emitMessageAdd } from './outgoing.ts'
 import { isStatusOk } from './state.ts'
@@ -135,18 +135,33 @@ async function receiveItem(ctx: CallContext, env: Envelope, item: Record<string,
   if (phpEmpty(user.id)) return failed('Messenger user ID not obtained')
   const extra: Record<string, string> = isRecord(item.extra) ? (item.extra as Record<string, string>) : {}
   const external = await upsertUser(ctx, env.connector.id, user)
-  // §5.8: the portal downloads every file; failures are dropped silently.
+  // §5.8: `message.user_id` of an employee: the message is stored as that employee's (the chat stays the
+  // external user's). An unknown id is ignored here (the emulator's simplification).
+  const employeeId = phpInt(message.user_id)
+  const byEmployee = employeeId > 0 && ctx.portal.users.has(employeeId)
+  // §5.8: the portal downloads every file; failures are dropped silently. The files go to the chat's disk;
+  // an employee's message shows them as the portal's own links (what its echo carries, §6.4).
   const kept: Record<string, unknown>[] = []
+  const onDisk: Record<string, string>[] = []
   for (const f of listValues(message.files)) {
     if (!isRecord(f)) continue
     const headers = listValues(f.headers).filter(isRecord) as { name: string; value: string }[]
+    let body: { bytes: Uint8Array; name: string; mime: string } | undefined
     const file = await downloadFile(ctx.emu, ctx.portal, {
       url: phpString(f.url),
       name: phpString(f.name) || undefined,
       headers,
       purpose: 'message',
+      onBytes: (bytes, record) => {
+        body = { bytes, name: record.name ?? 'file', mime: record.mime ?? 'application/octet-stream' }
+      },
     })
-    if (file.status === 'downloaded') kept.push(f)
+    if (file.status !== 'downloaded') continue
+    kept.push(f)
+    if (byEmployee && body) {
+      const stored = await storeDiskFile(ctx.portal, { ...body, width: null, height: null })
+      onDisk.push(eventFileEntry(ctx.portal, stored))
+    }
   }
   const text = phpString(message.text)
   if (text.trim() === '' && kept.length === 0) return failed(NOT_ALL_DATA)
@@ -164,23 +179,23 @@ async function receiveItem(ctx: CallContext, env: Envelope, item: Record<string,
   const ol = findOrCreateChat(ctx.portal, env.connector, env.line, phpString(chat.id), external.b24Id, title)
   if (chat.description) ol.description = phpString(chat.description)
   const session = ensureSession(ctx.emu, ctx.portal, ol, ctx.userId)
-  const employee = phpInt(message.user_id)
   const vote = ol.waitingVote && /^[01](\s|$)/.test(text) ? (text.startsWith('1') ? 'like' : 'dislike') : null
   if (vote) ol.waitingVote = false // §5.8: "1"/"0" during a rating wait is a vote
   const stored = addMessage(ctx.portal, ol, {
-    author: employee > 0 && ctx.portal.users.has(employee) ? 'employee' : 'client',
-    authorId: employee > 0 && ctx.portal.users.has(employee) ? employee : external.b24Id,
+    author: byEmployee ? 'employee' : 'client',
+    authorId: byEmployee ? employeeId : external.b24Id,
     text,
-    files: kept,
+    files: byEmployee ? onDisk : kept,
     // §5.8: message.id is kept as CONNECTOR_MID for later update/delete.
     connectorMid: phpEmpty(message.id) ? null : [phpString(message.id)],
     date: phpInt(message.date) || Math.floor(Date.now() / 1000),
     vote,
   })
-  // §6.4 (inferred): an employee-authored message is not marked to skip the connector, so it comes back.
-  if (stored.author === 'employee' && ctx.emu.settings.echoEmployeeMessages) {
-    stored.files = []
-    void emitMessageAdd(ctx.emu, ctx.portal, ol, stored, employee)
+  // §6.4 "Echo" — INFERRED from the source, not observed (reference §11.9): the message of an employee is
+  // not marked to skip the connector, so the portal sends it to the connector like any operator message, with
+  // the signature, the files as portal links and no CONNECTOR_MID (it is set after the event is emitted).
+  if (byEmployee && ctx.emu.settings.echoEmployeeMessages) {
+    void emitMessageAdd(ctx.emu, ctx.portal, ol, stored, employeeId)
   }
   const out: Record<string, unknown> = {
     user: String(external.b24Id),

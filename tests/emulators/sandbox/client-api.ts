@@ -7,7 +7,7 @@ import type { Server } from 'bun'
 import { ApiError, badRequest, json, notFound } from './errors.ts'
 import { droppedResponse } from './faults.ts'
 import { bearer, intParam, readBody } from './http.ts'
-import { checkPassword, loginAccount, sendCode, signIn, userJson } from './login.ts'
+import { checkPassword, loginAccount, profileJson, sendCode, signIn } from './login.ts'
 import {
   accountDelete,
   accountEdit,
@@ -99,7 +99,7 @@ async function route(call: Call, req: Request, url: URL): Promise<Response> {
   }
   if (method === 'GET' && path === '/v1/me') {
     const session = await call.session(req, url)
-    return json(200, userJson(session.account))
+    return json(200, profileJson(world, session.account))
   }
   if (method === 'GET' && path === '/v1/contacts') {
     const { account } = await call.session(req, url)

@@ -8,13 +8,18 @@ import { handleClient } from './client-api.ts'
 import { handleControl } from './control-api.ts'
 import { ApiError, errorResponse, json, notFound } from './errors.ts'
 import type { DropWhen } from './faults.ts'
-import { expireCode, loginCode, userJson } from './login.ts'
+import type { FileInput } from './files.ts'
+import { expireCode, loginCode, profileJson, userJson } from './login.ts'
 import {
   type CustomerSendInput,
   customerDelete,
   customerEdit,
   customerRead,
   customerSend,
+  type OwnerSendInput,
+  ownerDelete,
+  ownerEdit,
+  ownerSend,
 } from './messages.ts'
 import { state, stats } from './snapshot.ts'
 import type { ConnData, RateLimit, RevokeReason, SandboxOptions, Session } from './types.ts'
@@ -146,6 +151,26 @@ export class SandboxMessenger {
     return { accounts }
   }
 
+  /**
+   * The account's owner edits the profile in the app: a new name, username (null removes it) or profile
+   * photo (a new file each time; null removes it). Sessions see it in their next `GET /v1/me`.
+   */
+  async setProfile(input: {
+    account: AccountRef
+    name?: string
+    username?: string | null
+    photo?: FileInput | null
+  }) {
+    const account = this.world.account(input.account)
+    if (input.name !== undefined) account.name = input.name
+    if (input.username === null) delete account.username
+    else if (input.username !== undefined) account.username = input.username
+    if (input.photo === null) delete account.photo
+    else if (input.photo !== undefined)
+      account.photo = (await this.world.files.saveInput(input.photo, account.id)).id
+    return profileJson(this.world, account)
+  }
+
   /** A session without the code dance (like importing a saved session string). */
   createSession(input: { account: AccountRef }) {
     const account = this.world.account(input.account)
@@ -171,6 +196,19 @@ export class SandboxMessenger {
 
   customerRead(input: { customer: number; account: AccountRef; maxId?: number }) {
     return customerRead(this.world, input)
+  }
+
+  /** The account's owner writes from another device: the account's sessions get an outgoing message. */
+  ownerSend(input: OwnerSendInput) {
+    return ownerSend(this.world, input)
+  }
+
+  ownerEdit(input: { account: AccountRef; customer: number; messageId: number; text: string }) {
+    return ownerEdit(this.world, input)
+  }
+
+  ownerDelete(input: { account: AccountRef; customer: number; messageIds: number[] }) {
+    return ownerDelete(this.world, input)
   }
 
   /** Stores a file a customer will send (`customerSend({ fileId })`). */

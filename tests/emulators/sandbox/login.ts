@@ -33,6 +33,21 @@ export function userJson(account: Account): UserJson {
   return user
 }
 
+/** `GET /v1/me`: the user, plus the profile photo when the account has one (downloaded by file id). */
+export function profileJson(world: World, account: Account): UserJson & { photo?: PhotoJson } {
+  const meta = account.photo === undefined ? undefined : world.files.get(account.photo)
+  return {
+    ...userJson(account),
+    ...(meta ? { photo: { fileId: meta.id, mime: meta.mime, size: meta.size } } : {}),
+  }
+}
+
+export interface PhotoJson {
+  fileId: string
+  mime: string
+  size: number
+}
+
 /** The account a login call is about (for per-account faults), or undefined if it names none. */
 export function loginAccount(world: World, body: { phone?: string; phoneCodeHash?: string }) {
   if (body.phoneCodeHash !== undefined) {

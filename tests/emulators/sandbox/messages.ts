@@ -6,6 +6,7 @@
  */
 import { ApiError, badRequest } from './errors.ts'
 import type { FileInput } from './files.ts'
+import { userJson } from './login.ts'
 import type { Account, Chat, Customer, FileMeta, Message, Session } from './types.ts'
 import { publish } from './updates.ts'
 import type { World } from './world.ts'
@@ -249,4 +250,68 @@ export function customerRead(
     publish(world, account, { type: 'read.outbox', chatId: customer.id, maxId })
   }
   return { maxId }
+}
+
+export interface OwnerSendInput {
+  account: number | string
+  customer: number
+  text?: string
+  fileId?: string
+  file?: FileInput
+}
+
+/**
+ * The account's owner writes to a customer from another device (their phone): an outgoing message that every
+ * session of the account receives as an update, as Telegram shows a message typed on one device to the
+ * others. Counted in `ownerMessages`, not in `messagesReceived` (what the client API sent).
+ */
+export async function ownerSend(world: World, input: OwnerSendInput) {
+  const customer = world.customer(input.customer)
+  const account = world.account(input.account)
+  let file = input.fileId === undefined ? undefined : world.files.get(input.fileId)
+  if (input.fileId !== undefined && !file) throw badRequest('FILE_ID_INVALID', `No file ${input.fileId}`)
+  if (input.file) file = await world.files.saveInput(input.file)
+  const text = input.text ?? ''
+  checkText(text, file)
+  const chat = world.chat(account, customer)
+  const message = append(account, chat, { chatId: customer.id, out: true, text, file, fromDevice: true })
+  world.counters.ownerMessages++
+  const json = messageJson(message)
+  publish(world, account, { type: 'message.new', message: json, from: userJson(account) })
+  return json
+}
+
+/** The owner edits one of the account's messages on another device (Telegram lets them edit any of them). */
+export function ownerEdit(
+  world: World,
+  input: { account: number | string; customer: number; messageId: number; text: string },
+) {
+  const customer = world.customer(input.customer)
+  const account = world.account(input.account)
+  const message = inChat(account, customer.id, input.messageId)
+  if (!message || message.deleted || !message.out) {
+    throw badRequest('MESSAGE_ID_INVALID', `The account has no message ${input.messageId} in ${customer.id}`)
+  }
+  editText(message, input.text)
+  const json = messageJson(message)
+  publish(world, account, { type: 'message.edit', message: json })
+  return json
+}
+
+/** The owner deletes messages of the chat on another device (for both sides, like Telegram's revoke). */
+export function ownerDelete(
+  world: World,
+  input: { account: number | string; customer: number; messageIds: number[] },
+) {
+  const customer = world.customer(input.customer)
+  const account = world.account(input.account)
+  const ids: number[] = []
+  for (const id of input.messageIds) {
+    const message = inChat(account, customer.id, id)
+    if (!message || message.deleted) continue
+    message.deleted = 'account'
+    ids.push(id)
+  }
+  if (ids.length > 0) publish(world, account, { type: 'message.delete', chatId: customer.id, ids })
+  return { deleted: ids }
 }

@@ -38,6 +38,13 @@ export const createAccountBody = v.object({
   password: v.optional(str),
   passwordHint: v.optional(v.string()),
 })
+export const setProfileBody = v.object({
+  account: accountRef,
+  name: v.optional(str),
+  /** null removes it. */
+  username: v.optional(v.nullable(str)),
+  photo: v.optional(v.nullable(fileInput)),
+})
 export const createAccountsBody = v.object({
   count: v.pipe(count, v.minValue(1), v.maxValue(100_000)),
   phonePrefix: v.optional(v.pipe(v.string(), v.regex(/^\+?\d{1,8}$/))),
@@ -68,6 +75,19 @@ export const customerDeleteBody = v.object({
   messageIds: v.pipe(v.array(id), v.minLength(1)),
 })
 export const customerReadBody = v.object({ customer: id, account: accountRef, maxId: v.optional(count) })
+export const ownerSendBody = v.object({
+  account: accountRef,
+  customer: id,
+  text: v.optional(v.string()),
+  fileId: v.optional(str),
+  file: v.optional(fileInput),
+})
+export const ownerEditBody = v.object({ account: accountRef, customer: id, messageId: id, text: v.string() })
+export const ownerDeleteBody = v.object({
+  account: accountRef,
+  customer: id,
+  messageIds: v.pipe(v.array(id), v.minLength(1)),
+})
 export const phoneBody = v.object({ phone: str })
 export const floodWaitBody = v.object({
   account: v.optional(accountRef),

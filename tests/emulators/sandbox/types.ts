@@ -63,6 +63,8 @@ export interface Message {
   /** Earlier texts, oldest first, when edited. */
   history?: string[]
   deleted?: 'account' | 'customer'
+  /** Typed by the account's owner on another device (`owner-send`), not sent through the client API. */
+  fromDevice?: true
 }
 
 export interface Chat {
@@ -91,6 +93,8 @@ export interface Account {
   phone: string
   name: string
   username?: string
+  /** The file id of the profile photo (`set-profile`); a new photo is a new file. */
+  photo?: string
   password?: string
   passwordHint?: string
   /** Last update sequence number handed out (0: none yet). */

@@ -141,9 +141,13 @@ export function websocketHandler(world: World): WebSocketHandler<ConnData> {
       // An application-level ping for clients that want to check the path end to end.
       if (typeof message === 'string' && message.includes('"ping"')) ws.send('{"type":"pong"}')
     },
-    close(ws) {
+    close(ws, code) {
       const session = ws.data.session
-      if (session && session.live === ws) session.live = undefined
+      if (session && session.live === ws) {
+        session.live = undefined
+        const closed = world.counters.liveClosed
+        closed[code] = (closed[code] ?? 0) + 1
+      }
     },
   }
 }

@@ -31,11 +31,19 @@ export class Counters {
   logouts = 0
   sessionsRevoked = 0
   connectionsOpened = 0
+  /**
+   * Live connections that ended by a close the sandbox did not make itself (client close, TCP loss, or
+   * unanswered server pings), by close code: `{"1000": n, "1006": n}`. Closes of the sandbox's own
+   * (duplicates, revocations, drops, DIFFERENCE_TOO_LONG) are counted elsewhere.
+   */
+  liveClosed: Record<string, number> = {}
   authKeyDuplicated = 0
   droppedConnections = 0
   updatesDelivered = 0
   messagesReceived = 0
   customerMessages = 0
+  /** Messages the account's owner typed on another device (`owner-send`; not in `messagesReceived`). */
+  ownerMessages = 0
   randomIdHits = 0
   edits = 0
   deletes = 0

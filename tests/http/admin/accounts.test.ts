@@ -61,6 +61,34 @@ describe('accounts', () => {
     expect(actions).toEqual(expect.arrayContaining(['account.line_bound', 'account.line_unbound']))
   })
 
+  test("name the employee the owner's own messages are shown as, clear it with null; not for a MAX bot", async () => {
+    const account = await h.repos.accounts.create({ portalId: h.portalA, messenger: 'telegram' })
+    const path = `/api/v1/accounts/${account.id}/employee`
+    const set = await h.call('POST', path, h.tokens.support, { employeeId: '27' })
+    expect(set.status).toBe(200)
+    expect((await json(set)).employeeId).toBe('27')
+    expect((await h.repos.accounts.get(account.id)).employeeId).toBe('27')
+    const listed = await json(await h.call('GET', `/api/v1/accounts/${account.id}`, h.tokens.support))
+    expect(listed.employeeId).toBe('27')
+    for (const bad of ['0', '27a', '', 27]) {
+      const refused = await h.call('POST', path, h.tokens.support, { employeeId: bad })
+      expect(refused.status).toBe(400)
+    }
+    const cleared = await h.call('POST', path, h.tokens.support, { employeeId: null })
+    expect((await json(cleared)).employeeId).toBeNull()
+    expect((await h.repos.accounts.get(account.id)).employeeId).toBeNull()
+    const bot = await h.repos.accounts.create({ portalId: h.portalA, messenger: 'max' })
+    const botPath = `/api/v1/accounts/${bot.id}/employee`
+    const refused = await h.call('POST', botPath, h.tokens.support, { employeeId: '27' })
+    expect(refused.status).toBe(422)
+    expect((await json(refused)).error).toBe('own_messages_unsupported')
+    expect((await h.call('POST', botPath, h.tokens.support, { employeeId: null })).status).toBe(200)
+    const [entry] = await h.db.sql<{ details: Record<string, unknown> }[]>`
+      select details from audit_log where action = 'account.employee_set' and target = ${`account:${account.id}`}`
+    expect(entry!.details).toMatchObject({ employeeId: '27', previousEmployeeId: null })
+    expect(await auditActions(h)).toEqual(expect.arrayContaining(['account.employee_cleared']))
+  })
+
   test('disconnect asks the runtime to stop the account and is audited', async () => {
     const account = await h.repos.accounts.create({ portalId: h.portalA, messenger: 'sandbox' })
     h.control.calls.length = 0
