@@ -16,6 +16,11 @@ export const ACCOUNT_WORK_CHANNEL = 'olchat_account_work'
 export const LEASES_RELEASED_CHANNEL = 'olchat_leases_released'
 /** An admin asked to disconnect an account for good; payload: the account id. Its owner acts on it. */
 export const ACCOUNT_DISCONNECT_CHANNEL = 'olchat_account_disconnect'
+/**
+ * A new login of an account was stored; payload: `<account id> <instance id of the sender>`. Its owner
+ * restarts the account's actor over the new session.
+ */
+export const ACCOUNT_RELOGIN_CHANNEL = 'olchat_account_relogin'
 
 export interface Subscription {
   unsubscribe(): Promise<void>

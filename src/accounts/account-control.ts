@@ -3,7 +3,10 @@
  * wake: starting an account = its lease row is free, so any instance's lease keeper takes it (woken at once);
  * disconnecting = the owner's actor logs out, cleans up and ends `disconnected`. When no instance owns the
  * account (not running anywhere, or the owner died), this process marks it `disconnected` — so no instance takes it
- * again — and runs the same cleanup itself (R1, R2, D2).
+ * again — and runs the same cleanup itself (R1, R2, D2). A re-login (new session stored, health `connecting`)
+ * = the owner, if any, restarts the account's actor so a fresh client reads the new session (one built
+ * before may hold the old one in memory); an account nobody owns (it was disconnected) has a free lease
+ * that is no longer left alone, so any keeper takes it.
  */
 import type { Repositories } from '../../storage/repos/index.ts'
 import type { AccountControl } from '../http/admin/deps.ts'
@@ -18,6 +21,10 @@ export interface AccountControlDeps {
   announceStart(): void
   disconnectHere(accountId: string): void
   announceDisconnect(accountId: string): void
+  /** If this process runs the account, restart its actor over the stored session. */
+  reloginHere(accountId: string): void
+  /** Tell the other processes; the one running the account restarts it. */
+  announceRelogin(accountId: string): void
   /** How long the owner gets to disconnect before this process does the cleanup itself. @default 20 s */
   ownerTimeoutMs?: number
   pollMs?: number
@@ -31,6 +38,14 @@ export function createAccountControl(deps: AccountControlDeps): AccountControl {
 
   return {
     async start() {
+      deps.startHere()
+      deps.announceStart()
+    },
+
+    async relogin(accountId) {
+      deps.reloginHere(accountId)
+      deps.announceRelogin(accountId)
+      // Nobody runs it (it was disconnected, or its owner is gone): its free lease is taken at once.
       deps.startHere()
       deps.announceStart()
     },

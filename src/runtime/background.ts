@@ -5,14 +5,19 @@
  * when embedded).
  *
  * Start: sender → supervisor → keeper; the keeper's `onAcquired` loads the account and sends `account.start`,
- * `onLost` sends `account.release` and waits for the client's connection to close. Stop: the keeper first
- * (every account released, its connection closed, then its lease freed at once), then the supervisor, the
- * workers, the subscriptions; the caller closes the pools afterwards.
+ * `onLost` sends `account.release` and waits for the client's connection to close. A new login of an account
+ * run here (announced by whichever process stored it) does both in turn under the same lease, so a fresh
+ * actor and client read the new session. Stop: the keeper first (every account released, its connection
+ * closed, then its lease freed at once), then the supervisor, the workers, the subscriptions; the caller
+ * closes the pools afterwards.
  */
+import type { ActorRefFrom } from 'xstate'
+import type { accountMachine } from '../../actors/account-machine.ts'
 import { accountActorId } from '../../actors/supervisor-machine.ts'
 import { startSupervisor, stopSupervisor } from '../../actors/system.ts'
 import {
   ACCOUNT_DISCONNECT_CHANNEL,
+  ACCOUNT_RELOGIN_CHANNEL,
   ACCOUNT_WORK_CHANNEL,
   createNotifier,
   LEASES_RELEASED_CHANNEL,
@@ -36,8 +41,12 @@ import { Retention } from '../retention/retention.ts'
 import { LeaseKeeper, type LeaseKeeperOptions, type LostReason } from './lease-keeper.ts'
 import type { Services } from './services.ts'
 
+type AccountActor = ActorRefFrom<typeof accountMachine>
+
 /** How often the process looks for operator → customer work that no wake-up announced. */
 const DUE_POLL_MS = 5_000
+/** How often it looks for new logins of its accounts that no wake-up announced. */
+const RELOGIN_POLL_MS = 30_000
 
 export interface Background {
   readonly instanceId: string
@@ -61,6 +70,7 @@ export function startBackground({
   leases,
   retentionPeriods,
   instanceId = newInstanceId(),
+  reloginPollMs = RELOGIN_POLL_MS,
 }: {
   services: Services
   repos: Repositories
@@ -74,6 +84,8 @@ export function startBackground({
   retentionPeriods?: RetentionPeriods
   /** This process's id; give the same one to the repositories (`deliveries.claimer`). */
   instanceId?: string
+  /** How often to look for new logins no wake-up announced (tests shorten it). @default 30 s */
+  reloginPollMs?: number
 }): Background {
   const notifier = createNotifier(services.db)
   const accountLog = log.child({ component: 'accounts' })
@@ -96,13 +108,14 @@ export function startBackground({
 
   // The keeper is built below; the runtime's callbacks only run after that.
   let keeper: LeaseKeeper | undefined
+  const health = new HealthWriter(repos.accounts, createAccountMetrics(metrics.registry))
   const runtime = new AccountRuntime({
     sql: services.db.sql,
     repos,
     files: services.files,
     cache: services.cache,
     connectors,
-    health: new HealthWriter(repos.accounts, createAccountMetrics(metrics.registry)),
+    health,
     log: accountLog,
     // One process-wide poll (below) replaces a timer per account.
     relayOptions: { pollIntervalMs: 0 },
@@ -170,7 +183,7 @@ export function startBackground({
     accountLog.info({ accountId }, 'account started')
   }
 
-  async function lost(accountId: string, reason: LostReason): Promise<void> {
+  async function lost(accountId: string, reason: LostReason | 'relogin'): Promise<void> {
     // Synchronously first, so an acquisition that follows at once is not undone by this release.
     // Taken by another instance: drop at once. Otherwise the relay may finish what it holds (bounded, well
     // inside the keeper's safety margin).
@@ -197,6 +210,55 @@ export function startBackground({
     if (!leaseKeeper.heldAccounts().includes(accountId)) return
     supervisor.send({ type: 'account.stop', accountId: accountId as never })
   }
+
+  /** Restarts of one account run one after another (each reads the session stored by then). */
+  const restarts = new Map<string, Promise<void>>()
+  /** A new login of an account: if this process runs it, a fresh actor and client read the new session. */
+  const reloginIfOwned = (accountId: string) => {
+    if (leaseKeeper.fencingToken(accountId) === null) return
+    const next = (restarts.get(accountId) ?? Promise.resolve())
+      .then(() => restartHere(accountId))
+      .catch((error: unknown) =>
+        accountLog.warn({ err: error, accountId }, 'restart after a new login failed'),
+      )
+    restarts.set(accountId, next)
+    void next.finally(() => {
+      if (restarts.get(accountId) === next) restarts.delete(accountId)
+    })
+  }
+  /** Stop and start again under the same lease; the old client may keep the old session in memory. */
+  async function restartHere(accountId: string): Promise<void> {
+    const token = leaseKeeper.fencingToken(accountId)
+    if (token === null) return
+    await lost(accountId, 'relogin')
+    // Lost meanwhile: whoever takes it next starts from the stored session anyway.
+    if (leaseKeeper.fencingToken(accountId) !== token) return
+    await acquired(accountId, token)
+    accountLog.info({ accountId }, 'account restarted after a new login')
+  }
+  const waitsForLogin = (accountId: string) => {
+    const actor = supervisor.getSnapshot().children[accountActorId(accountId)] as AccountActor | undefined
+    return actor?.getSnapshot().matches({ active: { connection: 'needsLogin' } }) === true
+  }
+  /**
+   * What a lost wake-up left behind (not listening at that moment): accounts run here whose actor still waits
+   * for a login while their row has a new one (`connecting`). Read after this process's own health writes
+   * have landed, so a `needs_login` on its way to the row is not taken for a new login.
+   */
+  async function catchUpRelogins(): Promise<void> {
+    const waiting = leaseKeeper.heldAccounts().filter((id) => !restarts.has(id) && waitsForLogin(id))
+    if (waiting.length === 0) return
+    await health.flushed()
+    for (const accountId of waiting) {
+      const account = await repos.accounts.get(accountId).catch(() => undefined)
+      if (account?.health === 'connecting' && waitsForLogin(accountId)) reloginIfOwned(accountId)
+    }
+  }
+  const catchUp = () =>
+    void catchUpRelogins().catch((error: unknown) =>
+      accountLog.warn({ err: error }, 're-login catch-up failed'),
+    )
+
   const accountControl = createAccountControl({
     repos,
     runtime,
@@ -205,22 +267,34 @@ export function startBackground({
     announceStart: () => publish(LEASES_RELEASED_CHANNEL),
     disconnectHere: disconnectIfOwned,
     announceDisconnect: (accountId) => publish(ACCOUNT_DISCONNECT_CHANNEL, accountId),
+    reloginHere: reloginIfOwned,
+    announceRelogin: (accountId) => publish(ACCOUNT_RELOGIN_CHANNEL, `${accountId} ${instanceId}`),
   })
 
-  const subscriptions: Array<Promise<Subscription | undefined>> = [
-    [ACCOUNT_WORK_CHANNEL, (accountId: string) => runtime.wake(accountId)] as const,
-    [LEASES_RELEASED_CHANNEL, () => leaseKeeper.wake()] as const,
-    [ACCOUNT_DISCONNECT_CHANNEL, (accountId: string) => disconnectIfOwned(accountId)] as const,
-  ].map(([channel, fn]) =>
+  const listen = (channel: string, fn: (payload: string) => void, onListen?: () => void) =>
     notifier
       .subscribe(channel, fn, {
         onError: (error) => log.warn({ err: error, channel }, 'wake-up handler failed'),
+        ...(onListen ? { onListen } : {}),
       })
       .catch((error: unknown) => {
         log.warn({ err: error, channel }, 'not listening for wake-ups (polls only)')
         return undefined
-      }),
-  )
+      })
+  const subscriptions: Array<Promise<Subscription | undefined>> = [
+    listen(ACCOUNT_WORK_CHANNEL, (accountId) => runtime.wake(accountId)),
+    listen(LEASES_RELEASED_CHANNEL, () => leaseKeeper.wake()),
+    listen(ACCOUNT_DISCONNECT_CHANNEL, (accountId) => disconnectIfOwned(accountId)),
+    // Its own announcements were acted on when sent. (Re)listening catches up on what went unheard.
+    listen(
+      ACCOUNT_RELOGIN_CHANNEL,
+      (payload) => {
+        const [accountId, from] = payload.split(' ')
+        if (accountId && from !== instanceId) reloginIfOwned(accountId)
+      },
+      catchUp,
+    ),
+  ]
   leaseKeeper.start()
   log.info({ instanceId, connectors: [...connectors.keys()] }, 'accounts: lease keeper started')
 
@@ -229,6 +303,8 @@ export function startBackground({
     runtime.wakeDue().catch((error: unknown) => accountLog.warn({ err: error }, 'due-work poll failed'))
   }, DUE_POLL_MS)
   duePoll.unref?.()
+  const reloginPoll = setInterval(catchUp, reloginPollMs)
+  reloginPoll.unref?.()
 
   return {
     instanceId,
@@ -240,6 +316,7 @@ export function startBackground({
     },
     async stop() {
       clearInterval(duePoll)
+      clearInterval(reloginPoll)
       // Accounts first: connections closed, then leases freed so another instance takes them at once.
       await leaseKeeper.stop()
       await notifier.publish(LEASES_RELEASED_CHANNEL).catch(() => {})

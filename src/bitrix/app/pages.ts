@@ -82,6 +82,8 @@ export interface PlacementView {
   accounts: Account[]
   /** `lines.id` of this connector and line, when it exists. */
   lineRowId: string | null
+  /** The messenger's accounts have an owner writing from a phone: offer the employee field. */
+  ownMessages: boolean
   session: string
   actionUrl: string
   notice?: { ok: boolean; text: string }
@@ -95,16 +97,32 @@ const PLACEMENT_TEXT = {
       'Подключите аккаунт в панели Olchat, затем откройте эту страницу снова.',
     bound: 'обслуживает эту линию',
     elsewhere: 'подключён к другой линии',
+    needsLogin: 'нужен повторный вход: войдите в аккаунт снова в панели Olchat — линия и чаты сохранятся',
+    disconnected: 'отключён: войдите в аккаунт снова в панели Olchat, чтобы он заработал',
     bind: 'Подключить к этой линии',
     unbind: 'Отключить',
+    employee: 'ID сотрудника',
+    save: 'Сохранить',
+    employeeNote:
+      'Сообщения, которые владелец аккаунта пишет сам (например, с телефона), появляются в открытой линии ' +
+      'от имени сотрудника Битрикс24 с указанным ID — это число из адреса его профиля ' +
+      '(…/company/personal/user/ID/). Поле пустое — такие сообщения в Битрикс24 не передаются.',
   },
   en: {
     title: (name: string, line: string) => `${name}: Open Line ${line}`,
     none: 'No accounts are connected yet. Connect one in the Olchat panel, then open this page again.',
     bound: 'serves this line',
     elsewhere: 'bound to another line',
+    needsLogin: 'needs a new login: log the account in again in the Olchat panel — its line and chats stay',
+    disconnected: 'disconnected: log the account in again in the Olchat panel to use it',
     bind: 'Bind to this line',
     unbind: 'Unbind',
+    employee: 'Employee ID',
+    save: 'Save',
+    employeeNote:
+      'Messages the account owner writes themselves (from the phone, say) appear in the Open Line as the ' +
+      "messages of the Bitrix24 employee with this ID — the number in the address of the employee's profile " +
+      '(…/company/personal/user/ID/). Left empty, such messages are not relayed to Bitrix24.',
   },
 }
 
@@ -116,22 +134,42 @@ function accountLabel(account: Account): string {
 export function placementPage(view: PlacementView): string {
   const text = PLACEMENT_TEXT[view.lang]
   const title = text.title(view.connectorName, view.lineId)
-  const form = (action: 'bind' | 'unbind', accountId: string, label: string) =>
+  const form = (action: 'bind' | 'unbind' | 'employee', accountId: string, inner: string) =>
     `<form method="post" action="${escapeHtml(view.actionUrl)}">` +
     `<input type="hidden" name="session" value="${escapeHtml(view.session)}">` +
     `<input type="hidden" name="action" value="${action}">` +
     `<input type="hidden" name="account" value="${escapeHtml(accountId)}">` +
-    `<button type="submit">${label}</button></form>`
+    `${inner}</form>`
+  const button = (label: string) => `<button type="submit">${label}</button>`
+  const employeeForm = (account: Account) =>
+    form(
+      'employee',
+      account.id,
+      `<label>${text.employee} <input name="employee" value="${escapeHtml(account.employeeId ?? '')}" ` +
+        `inputmode="numeric" pattern="[0-9]*" size="8"></label> ${button(text.save)}`,
+    )
   const rows = view.accounts.map((account) => {
     const here = view.lineRowId !== null && account.lineId === view.lineRowId
-    const state = here ? text.bound : account.lineId !== null ? text.elsewhere : ''
-    const button = here ? form('unbind', account.id, text.unbind) : form('bind', account.id, text.bind)
+    const bindingState = here ? text.bound : account.lineId !== null ? text.elsewhere : ''
+    // No session: say so, and that logging the same account in again keeps its line (POST /accounts/:id/login).
+    const login =
+      account.health === 'needs_login'
+        ? text.needsLogin
+        : account.health === 'disconnected'
+          ? text.disconnected
+          : ''
+    const state = [bindingState, login].filter(Boolean).join('; ')
+    const binding = here
+      ? form('unbind', account.id, button(text.unbind))
+      : form('bind', account.id, button(text.bind))
+    const employee = view.ownMessages ? `<td>${employeeForm(account)}</td>` : ''
     const label = escapeHtml(accountLabel(account))
-    return `<tr><td>${label}</td><td class="muted">${state}</td><td>${button}</td></tr>`
+    return `<tr><td>${label}</td><td class="muted">${state}</td><td>${binding}</td>${employee}</tr>`
   })
   const notice = view.notice
     ? `<p class="notice${view.notice.ok ? '' : ' error'}">${escapeHtml(view.notice.text)}</p>`
     : ''
   const list = rows.length > 0 ? `<table>${rows.join('')}</table>` : `<p class="muted">${text.none}</p>`
-  return layout(view.lang, title, `<body><h1>${escapeHtml(title)}</h1>${notice}${list}</body>`)
+  const note = view.ownMessages && rows.length > 0 ? `<p class="muted">${text.employeeNote}</p>` : ''
+  return layout(view.lang, title, `<body><h1>${escapeHtml(title)}</h1>${notice}${list}${note}</body>`)
 }

@@ -1,6 +1,6 @@
 /**
  * @module What the admin API needs from the composition root, and the `AccountControl` port through which
- * it starts and stops account actors (the runtime provides the real one).
+ * it starts, restarts after a new login, and stops account actors (the runtime provides the real one).
  */
 import type { Sql } from '../../../storage/db.ts'
 import type { DeliveryDirection } from '../../../storage/repos/deliveries.ts'
@@ -21,6 +21,11 @@ export interface AccountControl {
    * `disconnected`, so no instance picks it up again.
    */
   stop(accountId: string): Promise<void>
+  /**
+   * A new login of an existing account is stored (health `connecting`): whoever runs it starts its actor
+   * afresh over the new session; when nobody does (it was disconnected), any instance takes it.
+   */
+  relogin(accountId: string): Promise<void>
 }
 
 export interface AdminOptions {

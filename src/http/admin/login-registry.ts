@@ -41,6 +41,8 @@ export interface PendingLogin {
   flow: string
   /** The id the account row gets on completion (the connector may use it during the flow). */
   accountId: string
+  /** Logs an existing account in again (`POST /accounts/:id/login`) rather than connecting a new one. */
+  relogin: boolean
   process: LoginProcess
   session: MemorySessionStore
   controller: AbortController
@@ -82,6 +84,14 @@ export class LoginRegistry {
   get(id: string): PendingLogin | undefined {
     this.sweep()
     return this.#logins.get(id)
+  }
+
+  /** The re-login of `accountId` in progress here, if any. */
+  reloginOf(accountId: string): PendingLogin | undefined {
+    for (const login of this.#logins.values()) {
+      if (login.relogin && login.accountId === accountId) return login
+    }
+    return undefined
   }
 
   touch(login: PendingLogin): void {

@@ -53,6 +53,12 @@ export const CreateAccountBody = v.strictObject({
   flow: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9_.-]{1,64}$/, 'must be a flow id'))),
 })
 
+/** `POST /accounts/:id/login`: log an existing account in again; the body may be omitted. */
+export const ReloginBody = v.strictObject({
+  /** A login flow of the account's connector; default: the first it offers. */
+  flow: CreateAccountBody.entries.flow,
+})
+
 export const LoginStepBody = v.strictObject({
   /** Values of a `user-input` step by field id; omitted after a `display-and-wait` step (waits). */
   input: v.optional(v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.string(), v.maxLength(4096)))),
@@ -61,6 +67,17 @@ export const LoginStepBody = v.strictObject({
 export const BindLineBody = v.strictObject({
   /** `lines.id` of an Open Line of the account's portal, or null to unbind. */
   lineId: v.nullable(RowId),
+})
+
+/** A Bitrix24 user id (`ID` of the employee's profile, `…/company/personal/user/<id>/`). */
+const BitrixUserId = v.pipe(v.string(), v.regex(/^[1-9][0-9]{0,17}$/, 'must be a Bitrix24 user id'))
+
+export const SetEmployeeBody = v.strictObject({
+  /**
+   * The Bitrix24 employee the account owner's own messages (typed on the phone) are shown as in the Open
+   * Line, or null: they are not relayed.
+   */
+  employeeId: v.nullable(BitrixUserId),
 })
 
 // Responses
@@ -75,6 +92,8 @@ export const AccountView = v.object({
   remoteId: v.nullable(v.string()),
   displayName: v.nullable(v.string()),
   username: v.nullable(v.string()),
+  /** Bitrix24 employee the owner's own messages are shown as; null: they are not relayed. */
+  employeeId: v.nullable(v.string()),
   health: v.picklist(ACCOUNT_HEALTH),
   healthChangedAt: Timestamp,
   staleAt: v.nullable(Timestamp),

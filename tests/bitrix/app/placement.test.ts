@@ -122,6 +122,21 @@ describe('POST /bitrix/placement (SETTING_CONNECTOR)', () => {
     expect(html).not.toContain('Acme Sales')
   })
 
+  test('an account without a session says a new login is needed (needs_login, disconnected)', async () => {
+    await h.repos.accounts.setHealth(tg2.id, 'needs_login')
+    try {
+      const ru = await (await open()).text()
+      expect(ru).toContain('нужен повторный вход')
+      expect(ru.match(/нужен повторный вход/g)).toHaveLength(1)
+      await h.repos.accounts.setHealth(tg2.id, 'disconnected')
+      const en = await (await open(placementBody(), 'en')).text()
+      expect(en).toContain('disconnected: log the account in again')
+      expect(en).not.toContain('needs a new login')
+    } finally {
+      await h.repos.accounts.setHealth(tg2.id, 'connecting')
+    }
+  })
+
   test('forged AUTH_ID, non-admin, wrong APPLICATION_TOKEN, unknown portal: 403, no change', async () => {
     const before = await countAllRows(h.sql)
     const calls = h.portal.calls.length
@@ -254,6 +269,53 @@ describe('POST /bitrix/placement (SETTING_CONNECTOR)', () => {
     expect((await click(session, 'bind', max.id)).status).toBe(404)
     expect((await h.repos.accounts.get(foreign.id)).lineId).toBeNull()
     expect((await h.repos.accounts.get(max.id)).lineId).toBeNull()
+  })
+
+  test("the employee field: the owner's own messages are shown as that employee's, empty clears it", async () => {
+    const page = await (await open()).text()
+    expect(page).toContain('ID сотрудника')
+    expect(page).toContain('Поле пустое — такие сообщения в Битрикс24 не передаются')
+    const session = sessionOf(page)
+    const save = (employee: string, account = tg2.id) =>
+      post(
+        h,
+        '/bitrix/placement',
+        phpForm([
+          ['session', session],
+          ['action', 'employee'],
+          ['account', account],
+          ['employee', employee],
+        ]),
+      )
+    const saved = await save(' 27 ')
+    expect(saved.status).toBe(200)
+    const html = await saved.text()
+    expect(html).toContain('Сотрудник сохранён.')
+    expect(html).toContain('name="employee" value="27"')
+    expect((await h.repos.accounts.get(tg2.id)).employeeId).toBe('27')
+    const [entry] = await h.sql<{ actorRole: string; details: Record<string, unknown> }[]>`
+      select actor_role, details from audit_log
+      where action = 'account.employee_set' and target = ${`account:${tg2.id}`}`
+    expect(entry).toMatchObject({ actorRole: 'portal-admin', details: { employeeId: '27' } })
+    expect((await save('abc')).status).toBe(400)
+    expect((await save('')).status).toBe(200)
+    expect((await h.repos.accounts.get(tg2.id)).employeeId).toBeNull()
+    // A MAX bot has no owner writing from a phone: no field on its page, and a forged click is refused.
+    const maxPage = await (await open(placementBody({ connector: 'olchat_max' }), 'en')).text()
+    expect(maxPage).not.toContain('Employee ID')
+    const maxSession = sessionOf(maxPage)
+    const forged = await post(
+      h,
+      '/bitrix/placement',
+      phpForm([
+        ['session', maxSession],
+        ['action', 'employee'],
+        ['account', max.id],
+        ['employee', '27'],
+      ]),
+    )
+    expect(forged.status).toBe(400)
+    expect((await h.repos.accounts.get(max.id)).employeeId).toBeNull()
   })
 
   test('no accounts yet: the page says how to connect one', async () => {

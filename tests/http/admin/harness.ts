@@ -43,6 +43,11 @@ export class RecordingAccountControl implements AccountControl {
   async stop(accountId: string): Promise<void> {
     this.calls.push(`stop ${accountId}`)
   }
+
+  async relogin(accountId: string): Promise<void> {
+    this.calls.push(`relogin ${accountId}`)
+    if (this.failStart) throw new Error('runtime refused')
+  }
 }
 
 /** What a suite may set beyond the admin options. */

@@ -111,6 +111,13 @@ async function newLogin(): Promise<string> {
   return (await json(res)).loginId
 }
 
+/** An account of portal A whose session was revoked: it may log in again. */
+async function accountNeedingLogin(): Promise<string> {
+  const account = await h.repos.accounts.create({ portalId: h.portalA, messenger: 'sandbox' })
+  await h.repos.accounts.setHealth(account.id, 'needs_login')
+  return account.id
+}
+
 /** A token of portal A to revoke. */
 async function newTokenId(): Promise<string> {
   return createToken(h.db.sql, { token: generateToken(), role: 'portal-viewer', portalId: h.portalA })
@@ -127,12 +134,20 @@ const requests: Record<string, { run(token?: string): Promise<Response>; allowed
     run: (t) => h.call('POST', `/api/v1/accounts/${accountId}/line`, t, { lineId }),
     allowed: [200],
   },
+  'POST /accounts/:id/employee': {
+    run: (t) => h.call('POST', `/api/v1/accounts/${accountId}/employee`, t, { employeeId: '27' }),
+    allowed: [200],
+  },
   'POST /accounts/:id/disconnect': {
     run: (t) => h.call('POST', `/api/v1/accounts/${accountId}/disconnect`, t),
     allowed: [200],
   },
   'POST /accounts': {
     run: (t) => h.call('POST', '/api/v1/accounts', t, { portalId: h.portalA, messenger: 'sandbox' }),
+    allowed: [201],
+  },
+  'POST /accounts/:id/login': {
+    run: async (t) => h.call('POST', `/api/v1/accounts/${await accountNeedingLogin()}/login`, t, {}),
     allowed: [201],
   },
   'POST /logins/:loginId/steps': {
