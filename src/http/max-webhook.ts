@@ -89,12 +89,15 @@ export function createMaxWebhookRoutes(deps: MaxWebhookDeps): Hono {
       )
       return c.json({ ok: true })
     }
-    const { created } = await deps.repos.maxUpdates.insert({
-      accountId,
-      key: parsed.key,
-      type: parsed.update.update_type,
-      raw,
-    })
+    // Stored only while the secret is still there: a delivery racing a logout leaves nothing behind.
+    const { live, created } = await deps.repos.maxUpdates.insertWhileLive(
+      { accountId, key: parsed.key, type: parsed.update.update_type, raw },
+      SESSION_KEYS.webhookSecret,
+    )
+    if (!live) {
+      count('unauthorized')
+      return c.json({ error: 'unauthorized' }, 401)
+    }
     count(created ? 'stored' : 'duplicate')
     if (created) deps.onStored(accountId)
     return c.json({ ok: true })

@@ -83,6 +83,32 @@ export class MaxUpdateRepository {
     return result.count
   }
 
+  /**
+   * Stores an update only while the account's session still holds `sessionKey` (its webhook secret), in one
+   * statement that share-locks that row: a logout deleting the secret waits for an insert already under way
+   * and then deletes its row with the rest, and an insert after it stores nothing (`live: false`).
+   */
+  async insertWhileLive(
+    input: MaxUpdateInput,
+    sessionKey: string,
+    db: Queryable = this.sql,
+  ): Promise<{ live: boolean; created: boolean }> {
+    const sealed = this.secrets.seal(input.raw, CONTEXT)
+    const [row] = await db<{ live: number; created: number }[]>`
+      with live as (
+        select 1 from account_sessions
+        where account_id = ${input.accountId} and key = ${sessionKey}
+        for share
+      ), stored as (
+        insert into max_updates (account_id, update_key, update_type, body_enc)
+        select ${input.accountId}, ${input.key}, ${input.type}, ${sealed} from live
+        on conflict (account_id, update_key) do nothing
+        returning id
+      )
+      select (select count(*) from live)::int as live, (select count(*) from stored)::int as created`
+    return { live: row!.live > 0, created: row!.created > 0 }
+  }
+
   async deleteAll(accountId: string, db: Queryable = this.sql): Promise<number> {
     const result = await db`delete from max_updates where account_id = ${accountId}`
     return result.count

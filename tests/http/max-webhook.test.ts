@@ -1,7 +1,8 @@
 /**
  * `POST /max/webhook/:accountId` over a real HTTP listener and a real database: the secret is checked before
  * anything is read or stored, non-JSON is 400, unknown or unreadable updates are 200 and counted, a repeated
- * delivery is stored once and wakes the owner once, and the stored body is sealed.
+ * delivery is stored once and wakes the owner once, and the stored body is sealed; a delivery racing a
+ * logout leaves no row behind.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Registry } from 'prom-client'
@@ -121,11 +122,49 @@ describe('MAX webhook endpoint', () => {
     expect(JSON.stringify(pending!.body)).toContain('mid.dup-1')
   })
 
+  test('a delivery racing a logout leaves nothing behind: the logout waits for it, later ones get 401', async () => {
+    const before = await stored()
+    const input = (mid: string) => ({ accountId, key: `k:${mid}`, type: 'message_created', raw: '{}' })
+    if (db.backend === 'real') {
+      // The delivery's statement is under way (its transaction open) when the logout deletes the secret.
+      let commit!: () => void
+      const held = new Promise<void>((resolve) => {
+        commit = resolve
+      })
+      const delivery = db.sql.begin(async (tx) => {
+        const outcome = await repos.maxUpdates.insertWhileLive(input('race'), SESSION_KEYS.webhookSecret, tx)
+        await held
+        return outcome
+      })
+      await Bun.sleep(50)
+      const logout = (async () => {
+        await repos.accountSessions.delete(accountId, SESSION_KEYS.webhookSecret)
+        return repos.maxUpdates.deleteAll(accountId)
+      })()
+      await Bun.sleep(100)
+      commit()
+      expect(await delivery).toEqual({ live: true, created: true })
+      expect(await logout).toBe(before + 1)
+    } else {
+      await repos.accountSessions.delete(accountId, SESSION_KEYS.webhookSecret)
+      await repos.maxUpdates.deleteAll(accountId)
+    }
+    expect(await stored()).toBe(0)
+    expect(await repos.maxUpdates.insertWhileLive(input('late'), SESSION_KEYS.webhookSecret)).toEqual({
+      live: false,
+      created: false,
+    })
+    expect((await post(JSON.stringify(created('mid.after-logout')))).status).toBe(401)
+    expect(await stored()).toBe(0)
+    // Back as it was for the tests below.
+    await repos.accountSessions.set(accountId, SESSION_KEYS.webhookSecret, SECRET)
+  })
+
   test('a disconnected account accepts nothing (MAX then unsubscribes it)', async () => {
     await repos.accounts.setHealth(accountId, 'disconnecting')
     await repos.accounts.setHealth(accountId, 'disconnected')
     expect((await post(JSON.stringify(created('mid.late')))).status).toBe(401)
-    expect(await stored()).toBe(1)
+    expect(await stored()).toBe(0)
   })
 
   test('secrets compare equal only when equal, whatever their lengths', () => {

@@ -116,7 +116,11 @@ export class Receiver {
       const mapped = toBridgeError(error)
       if (!(mapped instanceof NeedsLoginError)) throw mapped
     } finally {
-      await webhook?.store.deleteAll(accountId)
+      // The secret first: a delivery being stored holds it (`insertWhileLive`), so its row is there to delete.
+      if (webhook) {
+        await this.deps.session.delete(SESSION_KEYS.webhookSecret)
+        await webhook.store.deleteAll(accountId)
+      }
     }
   }
 
