@@ -2,8 +2,9 @@
  * @module `/accounts`: list with health, one account, bind to an Open Line, name the employee its owner's
  * own messages are shown as, disconnect. (Creating an account is a login: `logins.ts`.)
  */
-import { Hono } from 'hono'
-import { AccountNotFoundError } from '../../../storage/repos/accounts.ts'
+import { type Context, Hono } from 'hono'
+import type { Tx } from '../../../storage/db.ts'
+import { type Account, AccountNotFoundError } from '../../../storage/repos/accounts.ts'
 import { LineNotFoundError } from '../../../storage/repos/lines.ts'
 import { relaysOwnMessages } from '../../relay/own-messages.ts'
 import { checkScope, type Guard } from './access.ts'
@@ -98,6 +99,21 @@ async function loadAccount(deps: AdminDeps, id: string) {
 
 export function accountRoutes(deps: AdminDeps, guard: Guard): Hono<AdminEnv> {
   const { accounts, lines } = deps.repos
+
+  /** One change of an account and its audit entry, in one transaction; answers with the account after it. */
+  async function changeAccount(
+    c: Context<AdminEnv>,
+    account: Account,
+    entry: { action: string; details: Record<string, unknown> },
+    write: (tx: Tx) => Promise<unknown>,
+  ) {
+    await deps.sql.begin(async (tx) => {
+      await write(tx)
+      await audit(deps, c, { ...entry, portalId: account.portalId, target: `account:${account.id}` }, tx)
+    })
+    return c.json(accountView(await accounts.get(account.id)))
+  }
+
   return new Hono<AdminEnv>()
     .get('/accounts', guard(accountSpecs.list), validQuery(AccountsQuery), async (c) => {
       const portalId = c.req.valid('query').portal ?? c.get('principal').portalId
@@ -132,21 +148,13 @@ export function accountRoutes(deps: AdminDeps, guard: Guard): Hono<AdminEnv> {
             throw new ApiError(422, 'invalid_line', "No such Open Line in the account's portal")
           }
         }
-        await deps.sql.begin(async (tx) => {
-          await accounts.bindLine(account.id, lineId, tx)
-          await audit(
-            deps,
-            c,
-            {
-              action: lineId === null ? 'account.line_unbound' : 'account.line_bound',
-              portalId: account.portalId,
-              target: `account:${account.id}`,
-              details: { lineId, previousLineId: account.lineId },
-            },
-            tx,
-          )
-        })
-        return c.json(accountView(await accounts.get(account.id)))
+        const action = lineId === null ? 'account.line_unbound' : 'account.line_bound'
+        return changeAccount(
+          c,
+          account,
+          { action, details: { lineId, previousLineId: account.lineId } },
+          (tx) => accounts.bindLine(account.id, lineId, tx),
+        )
       },
     )
     .post(
@@ -165,21 +173,11 @@ export function accountRoutes(deps: AdminDeps, guard: Guard): Hono<AdminEnv> {
             `A ${account.messenger} account has no owner writing from a phone`,
           )
         }
-        await deps.sql.begin(async (tx) => {
-          await accounts.setEmployee(account.id, employeeId, tx)
-          await audit(
-            deps,
-            c,
-            {
-              action: employeeId === null ? 'account.employee_cleared' : 'account.employee_set',
-              portalId: account.portalId,
-              target: `account:${account.id}`,
-              details: { employeeId, previousEmployeeId: account.employeeId },
-            },
-            tx,
-          )
-        })
-        return c.json(accountView(await accounts.get(account.id)))
+        const action = employeeId === null ? 'account.employee_cleared' : 'account.employee_set'
+        const details = { employeeId, previousEmployeeId: account.employeeId }
+        return changeAccount(c, account, { action, details }, (tx) =>
+          accounts.setEmployee(account.id, employeeId, tx),
+        )
       },
     )
     .post(
