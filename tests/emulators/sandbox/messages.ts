@@ -168,6 +168,40 @@ export function accountTyping(world: World, session: Session, chatId: number, ca
   return { ok: true }
 }
 
+/** The file of a control-API send: an uploaded one by id, or one given inline. */
+async function controlFile(world: World, input: { fileId?: string; file?: FileInput }) {
+  const byId = input.fileId === undefined ? undefined : world.files.get(input.fileId)
+  if (input.fileId !== undefined && !byId) throw badRequest('FILE_ID_INVALID', `No file ${input.fileId}`)
+  return input.file ? world.files.saveInput(input.file) : byId
+}
+
+/** Deletes messages of one chat for both sides on behalf of `by`; unknown or deleted ids are skipped. */
+function deleteFromControl(
+  world: World,
+  account: Account,
+  chatId: number,
+  ids: number[],
+  by: 'customer' | 'account',
+) {
+  const deleted: number[] = []
+  for (const id of ids) {
+    const message = inChat(account, chatId, id)
+    if (!message || message.deleted) continue
+    message.deleted = by
+    deleted.push(id)
+  }
+  if (deleted.length > 0) publish(world, account, { type: 'message.delete', chatId, ids: deleted })
+  return { deleted }
+}
+
+/** A new text of a message, announced to the account's sessions. */
+function editFromControl(world: World, account: Account, message: Message, text: string) {
+  editText(message, text)
+  const json = messageJson(message)
+  publish(world, account, { type: 'message.edit', message: json })
+  return json
+}
+
 export interface CustomerSendInput {
   customer: number
   account: number | string
@@ -180,9 +214,7 @@ export interface CustomerSendInput {
 export async function customerSend(world: World, input: CustomerSendInput) {
   const customer = world.customer(input.customer)
   const account = world.account(input.account)
-  let file = input.fileId === undefined ? undefined : world.files.get(input.fileId)
-  if (input.fileId !== undefined && !file) throw badRequest('FILE_ID_INVALID', `No file ${input.fileId}`)
-  if (input.file) file = await world.files.saveInput(input.file)
+  const file = await controlFile(world, input)
   const text = input.text ?? ''
   checkText(text, file)
   const chat = world.chat(account, customer)
@@ -213,11 +245,7 @@ export function customerEdit(
 ) {
   const customer = world.customer(input.customer)
   const account = world.account(input.account)
-  const message = customerMessage(customer, account, input.messageId)
-  editText(message, input.text)
-  const json = messageJson(message)
-  publish(world, account, { type: 'message.edit', message: json })
-  return json
+  return editFromControl(world, account, customerMessage(customer, account, input.messageId), input.text)
 }
 
 export function customerDelete(
@@ -225,16 +253,7 @@ export function customerDelete(
   input: { customer: number; account: number | string; messageIds: number[] },
 ) {
   const customer = world.customer(input.customer)
-  const account = world.account(input.account)
-  const ids: number[] = []
-  for (const id of input.messageIds) {
-    const message = inChat(account, customer.id, id)
-    if (!message || message.deleted) continue
-    message.deleted = 'customer'
-    ids.push(id)
-  }
-  if (ids.length > 0) publish(world, account, { type: 'message.delete', chatId: customer.id, ids })
-  return { deleted: ids }
+  return deleteFromControl(world, world.account(input.account), customer.id, input.messageIds, 'customer')
 }
 
 export function customerRead(
@@ -268,9 +287,7 @@ export interface OwnerSendInput {
 export async function ownerSend(world: World, input: OwnerSendInput) {
   const customer = world.customer(input.customer)
   const account = world.account(input.account)
-  let file = input.fileId === undefined ? undefined : world.files.get(input.fileId)
-  if (input.fileId !== undefined && !file) throw badRequest('FILE_ID_INVALID', `No file ${input.fileId}`)
-  if (input.file) file = await world.files.saveInput(input.file)
+  const file = await controlFile(world, input)
   const text = input.text ?? ''
   checkText(text, file)
   const chat = world.chat(account, customer)
@@ -292,10 +309,7 @@ export function ownerEdit(
   if (!message || message.deleted || !message.out) {
     throw badRequest('MESSAGE_ID_INVALID', `The account has no message ${input.messageId} in ${customer.id}`)
   }
-  editText(message, input.text)
-  const json = messageJson(message)
-  publish(world, account, { type: 'message.edit', message: json })
-  return json
+  return editFromControl(world, account, message, input.text)
 }
 
 /** The owner deletes messages of the chat on another device (for both sides, like Telegram's revoke). */
@@ -304,14 +318,5 @@ export function ownerDelete(
   input: { account: number | string; customer: number; messageIds: number[] },
 ) {
   const customer = world.customer(input.customer)
-  const account = world.account(input.account)
-  const ids: number[] = []
-  for (const id of input.messageIds) {
-    const message = inChat(account, customer.id, id)
-    if (!message || message.deleted) continue
-    message.deleted = 'account'
-    ids.push(id)
-  }
-  if (ids.length > 0) publish(world, account, { type: 'message.delete', chatId: customer.id, ids })
-  return { deleted: ids }
+  return deleteFromControl(world, world.account(input.account), customer.id, input.messageIds, 'account')
 }
