@@ -36,17 +36,6 @@ export class MaxUpdateRepository {
     private readonly secrets: SecretBox,
   ) {}
 
-  /** Stores an update once; a repeated key stores nothing and returns `created: false`. */
-  async insert(input: MaxUpdateInput, db: Queryable = this.sql): Promise<{ created: boolean }> {
-    const sealed = this.secrets.seal(input.raw, CONTEXT)
-    const rows = await db`
-      insert into max_updates (account_id, update_key, update_type, body_enc)
-      values (${input.accountId}, ${input.key}, ${input.type}, ${sealed})
-      on conflict (account_id, update_key) do nothing
-      returning id`
-    return { created: rows.length > 0 }
-  }
-
   /** Pending rows of an account above `afterId`, oldest first. */
   async pending(
     accountId: string,
@@ -84,7 +73,8 @@ export class MaxUpdateRepository {
   }
 
   /**
-   * Stores an update only while the account's session still holds `sessionKey` (its webhook secret), in one
+   * Stores an update once (a repeated key stores nothing: `created: false`), and only while the account's
+   * session still holds `sessionKey` (its webhook secret), in one
    * statement that share-locks that row: a logout deleting the secret waits for an insert already under way
    * and then deletes its row with the rest, and an insert after it stores nothing (`live: false`).
    */
