@@ -2,11 +2,17 @@
  * @module Small profile photos in object storage: the contact sync's avatars (I2) and the account's own
  * photo (I1) are streamed into an object with a size cap, and a half-written object never stays behind.
  */
+import { createHash } from 'node:crypto'
 import type { FileStore } from '../../storage/files/file-store.ts'
 import type { FileStream } from '../bridge/remote-event.ts'
 
 /** Avatars are the small profile photo (Telegram: 160 px JPEG, a few KiB); anything larger is not kept. */
 export const MAX_AVATAR_BYTES = 256 * 1024
+
+/** The name of a photo's object: one per (person, messenger photo ref), so a changed photo gets a new object. */
+export function avatarObjectId(remoteId: string, ref: string): string {
+  return createHash('sha256').update(`${remoteId}\n${ref}`).digest('hex').slice(0, 32)
+}
 
 export class AvatarTooLargeError extends Error {
   override name = 'AvatarTooLargeError'

@@ -8,7 +8,6 @@
  * them back. The account runtime runs it when the account goes online and every `intervalMs` after; each run
  * first refreshes the account's own profile (I1, `own-profile.ts`) where the client can read it.
  */
-import { createHash } from 'node:crypto'
 import * as v from 'valibot'
 import type { Sql } from '../../storage/db.ts'
 import type { FileStore } from '../../storage/files/file-store.ts'
@@ -20,9 +19,10 @@ import { FloodWaitError, NeedsLoginError } from '../bridge/errors.ts'
 import type { RemoteUserId } from '../bridge/ids.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Fence } from '../relay/fence.ts'
-import { AvatarTooLargeError, MAX_AVATAR_BYTES, storeAvatar } from './avatar-files.ts'
+import { AvatarTooLargeError, avatarObjectId, MAX_AVATAR_BYTES, storeAvatar } from './avatar-files.ts'
 import { fencedWrite } from './fenced-write.ts'
 import { refreshOwnProfile } from './own-profile.ts'
+import { RemoteContactSchema } from './remote-profile.ts'
 
 /** A full refresh this often while the account is online. */
 export const CONTACT_SYNC_INTERVAL_MS = 6 * 3600_000
@@ -69,30 +69,11 @@ export interface ContactSyncResult {
   avatarsFailed: number
 }
 
-const text = (max: number) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.transform((s) => s.trim().slice(0, max)),
-    ),
-  )
-
-/** What a connector hands over comes from the messenger: checked and clipped before it is stored. */
-const RemoteContactSchema = v.object({
-  userId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
-  firstName: text(255),
-  lastName: text(255),
-  username: text(64),
-  phone: v.optional(v.pipe(v.string(), v.regex(/^\+?[0-9 ()-]{3,32}$/))),
-  avatarRef: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
-})
-
 type ValidContact = v.InferOutput<typeof RemoteContactSchema>
 
 /** The object key of a contact's avatar: one per (contact, messenger avatar ref), under the account prefix. */
 export function contactAvatarKey(portalId: string, accountId: string, remoteId: string, ref: string): string {
-  const id = createHash('sha256').update(`${remoteId}\n${ref}`).digest('hex').slice(0, 32)
-  return `p/${portalId}/a/${accountId}/avatars/${id}`
+  return `p/${portalId}/a/${accountId}/avatars/${avatarObjectId(remoteId, ref)}`
 }
 
 /** One full refresh of the account's contacts. Throws what `syncContacts` throws; nothing is marked then. */

@@ -6,7 +6,6 @@
  * field differs; the photo is fetched again only when the messenger's ref changes, and the old object goes.
  * A disconnect clears the fields (`forgetLogin`) and the account's prefix with the photo (R1, D2).
  */
-import { createHash } from 'node:crypto'
 import * as v from 'valibot'
 import type { Sql } from '../../storage/db.ts'
 import type { FileStore } from '../../storage/files/file-store.ts'
@@ -16,8 +15,9 @@ import { type OwnProfileReading, readsOwnProfile } from '../bridge/capabilities.
 import type { MessengerClient } from '../bridge/client.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Fence } from '../relay/fence.ts'
-import { AvatarTooLargeError, MAX_AVATAR_BYTES, storeAvatar } from './avatar-files.ts'
+import { AvatarTooLargeError, avatarObjectId, MAX_AVATAR_BYTES, storeAvatar } from './avatar-files.ts'
 import { fencedWrite } from './fenced-write.ts'
+import { OwnProfileSchema } from './remote-profile.ts'
 
 export interface OwnProfileDeps {
   sql: Sql
@@ -43,33 +43,13 @@ export interface OwnProfileResult {
   changed: (keyof AccountProfile)[]
 }
 
-const text = (max: number) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.transform((s) => s.trim().slice(0, max)),
-    ),
-  )
-
-/** What the connector reads comes from the messenger: checked and clipped before it is stored. */
-const OwnProfileSchema = v.object({
-  userId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
-  displayName: text(255),
-  firstName: text(255),
-  lastName: text(255),
-  username: text(64),
-  phone: v.optional(v.pipe(v.string(), v.regex(/^\+?[0-9 ()-]{3,32}$/))),
-  avatarRef: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
-})
-
 type ValidProfile = v.InferOutput<typeof OwnProfileSchema>
 
 const profilePrefix = (account: OwnProfileAccount) => `p/${account.portalId}/a/${account.id}/profile/`
 
 /** The object key of the account's photo: one per messenger photo ref, under the account's prefix. */
 export function ownAvatarKey(account: OwnProfileAccount, remoteId: string, ref: string): string {
-  const id = createHash('sha256').update(`${remoteId}\n${ref}`).digest('hex').slice(0, 32)
-  return `${profilePrefix(account)}${id}`
+  return `${profilePrefix(account)}${avatarObjectId(remoteId, ref)}`
 }
 
 /**
